@@ -1,0 +1,85 @@
+"""Run coroutines from synchronous code on one background event loop, rebuilt after ``fork``.
+
+Each operation is written once as a coroutine; its synchronous twin (see :func:`sync_twin`)
+submits it to this loop and waits. The loop thread is a daemon, created on first use and again in
+a forked child (threads do not survive ``fork``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["get_loop", "run", "sync_twin"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+def get_loop() -> asyncio.AbstractEventLoop:
+    """The background loop, started on first use in this process."""
+    global _loop, _thread
+    loop = _loop
+    if loop is not None:
+        return loop
+    with _lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=_serve, args=(loop,), name="s3dlio-loop", daemon=True)
+            thread.start()
+            _loop, _thread = loop, thread
+        return _loop
+
+
+def run(coro: Coroutine[Any, Any, R]) -> R:
+    """Run ``coro`` on the background loop and return its result (re-raising its exception)."""
+    if threading.current_thread() is _thread:
+        coro.close()
+        raise RuntimeError("a synchronous s3dlio call was made from s3dlio's own event loop")
+    future = asyncio.run_coroutine_threadsafe(coro, get_loop())
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
+
+
+def submit(coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
+    """Schedule ``coro`` on the background loop without waiting."""
+    return asyncio.run_coroutine_threadsafe(coro, get_loop())
+
+
+def sync_twin(async_fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
+    """Make the blocking twin of ``async_fn`` (named without its ``_async`` suffix)."""
+
+    @functools.wraps(async_fn)
+    def blocking(*args: P.args, **kwargs: P.kwargs) -> R:
+        return run(async_fn(*args, **kwargs))
+
+    blocking.__name__ = blocking.__qualname__ = async_fn.__name__.removesuffix("_async")
+    blocking.__doc__ = (async_fn.__doc__ or "").rstrip() + (
+        f"\n\n    Blocking twin of :func:`{async_fn.__name__}`.\n"
+    )
+    return blocking
+
+
+def _after_fork_in_child() -> None:
+    global _loop, _thread, _lock
+    _loop, _thread, _lock = None, None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,202 @@
+"""Configuration: one frozen :class:`Config`, built from the environment and ``configure()``.
+
+The active configuration is computed on every call (environment first, then anything set with
+:func:`configure`), so a change takes effect for the next operation, not only before the first.
+
+Environment variables (the cloud SDKs' usual names):
+
+==================================  ==========================================================
+``AWS_ENDPOINT_URL``                S3 endpoint (also ``AWS_ENDPOINT_URL_S3``), e.g. MinIO
+``AWS_REGION``                      region (falls back to ``AWS_DEFAULT_REGION``, then us-east-1)
+``AWS_ACCESS_KEY_ID``, ...          ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``
+``AWS_PROFILE``                     read keys/region/endpoint from ``~/.aws/credentials|config``
+``AZURE_STORAGE_ACCOUNT``           storage account name
+``AZURE_STORAGE_KEY``               account key
+``AZURE_STORAGE_CONNECTION_STRING`` account, key and ``BlobEndpoint`` (how to reach Azurite)
+``AZURE_STORAGE_ENDPOINT``          blob endpoint override (also ``S3DLIO_AZURE_ENDPOINT``)
+``GOOGLE_APPLICATION_CREDENTIALS``  service-account JSON file
+``STORAGE_EMULATOR_HOST``           GCS emulator URL (no OAuth is attempted)
+``S3DLIO_BACKEND``                  accepted for compatibility: ``native``, ``arrow`` or
+                                    ``obstore`` all select the one obstore-based core
+``S3DLIO_USE_OPTIMIZED_HTTP``       accepted for compatibility; has no effect
+==================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Config", "configure", "get_config", "reset_config"]
+
+MiB = 1024 * 1024
+_BACKENDS = ("native", "arrow", "obstore")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """All settings of the storage core. Every field has a safe default."""
+
+    # S3 and S3-compatible services
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    s3_virtual_hosted_style: bool = False
+    # Azure Blob
+    azure_account: str | None = None
+    azure_key: str | None = None
+    azure_endpoint: str | None = None
+    # Google Cloud Storage
+    gcs_credentials_path: str | None = None
+    gcs_emulator_host: str | None = None
+    # Transfers
+    connect_timeout: float = 10.0
+    """Seconds to open a connection (retried with jittered backoff)."""
+    stall_timeout: float = 30.0
+    """Seconds a transfer may go without receiving any data; a slow but moving one never times out."""
+    max_retries: int = 10
+    """Retries of transient errors (5xx, connection resets, timeouts) with exponential backoff."""
+    retry_timeout: float = 180.0
+    """Give up retrying one request after this many seconds."""
+    part_size: int = 8 * MiB
+    """Size of each ranged GET and multipart/block upload part."""
+    multipart_threshold: int = 16 * MiB
+    """Uploads larger than this use multipart (S3, GCS) or block (Azure) upload."""
+    range_get_threshold: int = 32 * MiB
+    """Downloads larger than this split into parallel ranged GETs of ``part_size``."""
+    max_concurrency: int = 16
+    """Parts of one large object transferred at once."""
+    backend: str = "native"
+    """Compatibility setting (``S3DLIO_BACKEND``); every value selects the obstore core."""
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "stall_timeout", "retry_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+        for name in ("part_size", "multipart_threshold", "range_get_threshold", "max_concurrency"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigError(f"max_retries must be an integer, got {self.max_retries!r}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be >= 0, got {self.max_retries!r}")
+        if self.part_size < 5 * MiB:
+            raise ConfigError(f"part_size must be at least 5 MiB (S3's minimum), got {self.part_size}")
+        if self.backend not in _BACKENDS:
+            raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        """Build a configuration from environment variables (``os.environ`` by default)."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        profile = _aws_profile(env.get("AWS_PROFILE"))
+        values["s3_endpoint"] = (
+            env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or profile.get("endpoint_url")
+        )
+        values["s3_region"] = (
+            env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile.get("region") or "us-east-1"
+        )
+        values["aws_access_key_id"] = env.get("AWS_ACCESS_KEY_ID") or profile.get("aws_access_key_id")
+        values["aws_secret_access_key"] = env.get("AWS_SECRET_ACCESS_KEY") or profile.get(
+            "aws_secret_access_key"
+        )
+        values["aws_session_token"] = env.get("AWS_SESSION_TOKEN") or profile.get("aws_session_token")
+        conn = _parse_connection_string(env.get("AZURE_STORAGE_CONNECTION_STRING", ""))
+        values["azure_account"] = env.get("AZURE_STORAGE_ACCOUNT") or conn.get("AccountName")
+        values["azure_key"] = env.get("AZURE_STORAGE_KEY") or conn.get("AccountKey")
+        values["azure_endpoint"] = (
+            env.get("S3DLIO_AZURE_ENDPOINT") or env.get("AZURE_STORAGE_ENDPOINT") or conn.get("BlobEndpoint")
+        )
+        values["gcs_credentials_path"] = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+        emulator = env.get("STORAGE_EMULATOR_HOST")
+        if emulator and "://" not in emulator:
+            emulator = "http://" + emulator
+        values["gcs_emulator_host"] = emulator
+        backend = env.get("S3DLIO_BACKEND")
+        if backend:
+            values["backend"] = backend.strip().lower()
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (unknown names raise :class:`ConfigError`)."""
+        _check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+
+_lock = threading.Lock()
+_overrides: dict[str, Any] = {}
+
+
+def _check_names(changes: dict[str, Any]) -> None:
+    valid = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(changes) - valid)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown}; valid settings: {sorted(valid)}")
+
+
+def configure(**settings: Any) -> Config:
+    """Override settings for every later call in this process, e.g. ``configure(part_size=16<<20)``.
+
+    Returns the resulting active configuration. Pass ``None`` to drop an override.
+    """
+    _check_names(settings)
+    with _lock:
+        merged = {**_overrides, **settings}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        config = Config.from_env().replace(**merged)  # validates before committing
+        _overrides.clear()
+        _overrides.update(merged)
+    return config
+
+
+def reset_config() -> None:
+    """Drop every override set with :func:`configure`."""
+    with _lock:
+        _overrides.clear()
+
+
+def get_config() -> Config:
+    """The active configuration: environment variables, then :func:`configure` overrides."""
+    base = Config.from_env()
+    return base.replace(**_overrides) if _overrides else base
+
+
+def _parse_connection_string(text: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for item in text.split(";"):
+        name, sep, value = item.partition("=")
+        if sep and name.strip():
+            parts[name.strip()] = value.strip()
+    return parts
+
+
+def _aws_profile(name: str | None) -> dict[str, str]:
+    """Settings of an AWS shared-config profile, or nothing when no profile is named."""
+    if not name:
+        return {}
+    home = Path.home()
+    found: dict[str, str] = {}
+    for path, section in (
+        (os.environ.get("AWS_CONFIG_FILE", home / ".aws" / "config"), f"profile {name}"),
+        (os.environ.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"), name),
+    ):
+        parser = configparser.ConfigParser()
+        parser.read(path)
+        for candidate in (section, name):
+            if parser.has_section(candidate):
+                found.update(parser[candidate])
+    if not found:
+        raise ConfigError(f"AWS_PROFILE={name!r} is not defined in ~/.aws/config or ~/.aws/credentials")
+    return found

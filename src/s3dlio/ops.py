@@ -1,0 +1,433 @@
+"""The core object operations, each written once as a coroutine.
+
+Their blocking twins (``get``, ``put_bytes``, ``list``, ...) are generated in :mod:`s3dlio.blocking`
+and share these signatures and semantics on every backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
+from .stores import AsyncObjectWriter, LocalStore, ObjectInfo, Store, open_store
+from .stores.local import TEMP_MARKER
+from .uri import ParsedUri, parse_uri
+
+__all__ = [
+    "AsyncWriter",
+    "as_buffer",
+    "check_max_in_flight",
+    "create_bucket_async",
+    "delete_async",
+    "delete_bucket_async",
+    "download_async",
+    "exists_async",
+    "get_async",
+    "get_many_async",
+    "get_range_async",
+    "iter_list_async",
+    "list_async",
+    "open_writer_async",
+    "put_bytes_async",
+    "put_many_async",
+    "resolve",
+    "run_bounded",
+    "stat_async",
+    "upload_async",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+PathLike = str | os.PathLike[str]
+
+
+# --- argument checks ------------------------------------------------------------------------
+def resolve(uri: object) -> tuple[Store, str, ParsedUri]:
+    """Parse ``uri`` and find its store: ``(store, key, parsed)``."""
+    parsed = parse_uri(uri)
+    return open_store(parsed), parsed.key, parsed
+
+
+def _require_key(uri: str, key: str) -> None:
+    if not key or key.endswith("/"):
+        raise InvalidUriError(f"{uri!r} names a bucket or directory, not an object", uri)
+
+
+def check_max_in_flight(value: object, name: str = "max_in_flight") -> int:
+    """Validate a concurrency limit: a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _check_uris(uris: object) -> list[str]:
+    if isinstance(uris, str | bytes) or not isinstance(uris, Iterable):
+        raise TypeError(f"expected a list of URI strings, got {type(uris).__name__}")
+    return [u for u in uris]
+
+
+def as_buffer(data: object, uri: str) -> memoryview:
+    """Any bytes-like object (bytes, bytearray, memoryview, numpy array) as a flat byte view."""
+    if isinstance(data, str) or data is None:
+        raise TypeError(
+            f"data for {uri!r} must be bytes-like (bytes, bytearray, memoryview, numpy array), "
+            f"got {type(data).__name__}"
+        )
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"data for {uri!r} must support the buffer protocol (bytes, bytearray, memoryview, "
+            f"numpy array), got {type(data).__name__}"
+        ) from None
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    if view.ndim != 1 or view.format != "B":
+        view = view.cast("B")
+    return view
+
+
+async def run_bounded(
+    items: Sequence[T], worker: Callable[[T], Awaitable[R]], max_in_flight: int
+) -> list[R]:
+    """Apply ``worker`` to every item with at most ``max_in_flight`` running; results in order.
+
+    The first failure cancels the rest and is raised.
+    """
+    results: list[Any] = [None] * len(items)
+    next_index = 0
+
+    async def lane() -> None:
+        nonlocal next_index
+        while next_index < len(items):
+            index = next_index
+            next_index += 1
+            results[index] = await worker(items[index])
+
+    lanes = [asyncio.ensure_future(lane()) for _ in range(min(max_in_flight, len(items)))]
+    try:
+        await asyncio.gather(*lanes)
+    except BaseException:
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        raise
+    return results
+
+
+# --- reads ----------------------------------------------------------------------------------
+async def get_async(uri: str) -> bytes:
+    """Read a whole object. Objects above ``range_get_threshold`` use parallel ranged GETs."""
+    store, key, _ = resolve(uri)
+    _require_key(uri, key)
+    return await store.get(key)
+
+
+async def get_range_async(uri: str, offset: int, length: int | None = None) -> bytes:
+    """Read ``length`` bytes from ``offset`` (to the end when ``length`` is None).
+
+    Like slicing ``data[offset:offset + length]``: a range past the end is clipped, and an
+    offset at or beyond the end gives ``b""``. A missing object raises :class:`NotFoundError`.
+    """
+    for name, value in (("offset", offset), ("length", length)):
+        if value is None and name == "length":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value} (reading {uri!r})")
+    store, key, _ = resolve(uri)
+    _require_key(uri, key)
+    size = (await store.head(key)).size
+    end = size if length is None else min(size, offset + length)
+    if offset >= end:
+        return b""
+    return await store.get_range(key, offset, end)
+
+
+async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[bytes]:
+    """Read many objects concurrently; results are in the order of ``uris``."""
+    check_max_in_flight(max_in_flight)
+    targets = []
+    for uri in _check_uris(uris):
+        store, key, _ = resolve(uri)
+        _require_key(uri, key)
+        targets.append((store, key))
+    return await run_bounded(targets, lambda t: t[0].get(t[1]), max_in_flight)
+
+
+async def stat_async(uri: str) -> dict[str, Any]:
+    """Metadata of one object: ``key, uri, size, etag, last_modified, content_type``."""
+    store, key, parsed = resolve(uri)
+    _require_key(uri, key)
+    info = await store.head(key)
+    content_type = info.content_type
+    if content_type is None and parsed.is_local:
+        content_type = mimetypes.guess_type(key)[0]
+    return {**_as_dict(info, parsed), "content_type": content_type}
+
+
+async def exists_async(uri: str) -> bool:
+    """True if the object exists; False only when it is missing (other errors raise)."""
+    store, key, _ = resolve(uri)
+    _require_key(uri, key)
+    try:
+        await store.head(key)
+    except BucketNotFoundError:
+        raise
+    except NotFoundError:
+        return False
+    return True
+
+
+def _as_dict(info: ObjectInfo, parsed: ParsedUri) -> dict[str, Any]:
+    return {
+        "key": info.key,
+        "uri": parsed.with_key(info.key),
+        "size": info.size,
+        "etag": info.etag,
+        "last_modified": info.last_modified,
+        "is_prefix": info.is_prefix,
+    }
+
+
+async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[dict[str, Any]]:
+    """Stream the objects under the prefix ``uri`` (a directory: ``data`` means ``data/``).
+
+    With ``recursive=False`` only the next level is listed, and its sub-prefixes appear as
+    entries with ``is_prefix=True`` and a key ending in ``/``.
+    """
+    store, key, parsed = resolve(uri)
+    async for info in store.list(key, recursive):
+        yield _as_dict(info, parsed)
+
+
+async def list_async(uri: str, recursive: bool = True) -> list[dict[str, Any]]:
+    """All objects under the prefix ``uri``; see :func:`iter_list_async`."""
+    return [item async for item in iter_list_async(uri, recursive)]
+
+
+# --- writes ---------------------------------------------------------------------------------
+async def put_bytes_async(uri: str, data: Any) -> None:
+    """Write ``data`` (any bytes-like object) as one object, atomically.
+
+    Above ``multipart_threshold`` it uses a multipart (S3, GCS) or block (Azure) upload, which is
+    aborted on failure so that no partial object or orphaned part remains.
+    """
+    store, key, _ = resolve(uri)
+    _require_key(uri, key)
+    await store.put(key, as_buffer(data, uri))
+
+
+async def put_many_async(items: Iterable[tuple[str, Any]], max_in_flight: int = 64) -> None:
+    """Write many ``(uri, data)`` pairs concurrently."""
+    check_max_in_flight(max_in_flight)
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise TypeError(f"items must be a list of (uri, data) pairs, got {type(items).__name__}")
+    jobs = []
+    for item in items:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise TypeError(f"each item must be a (uri, data) pair, got {item!r:.80}")
+        uri, data = item
+        store, key, _ = resolve(uri)
+        _require_key(uri, key)
+        jobs.append((store, key, as_buffer(data, uri)))
+    await run_bounded(jobs, lambda job: job[0].put(job[1], job[2]), max_in_flight)
+
+
+class AsyncWriter:
+    """Streams one object: ``async with open_writer_async(uri) as w: await w.write(b)``.
+
+    Nothing is visible until the block ends; an exception inside it aborts the upload (no object,
+    no orphaned parts) and is re-raised. A failure to finish is raised, never swallowed.
+    """
+
+    def __init__(self, uri: str) -> None:
+        store, key, _ = resolve(uri)
+        _require_key(uri, key)
+        self.uri = uri
+        self.bytes_written = 0
+        self._store, self._key = store, key
+        self._writer: AsyncObjectWriter | None = None
+
+    async def open(self) -> AsyncWriter:
+        """Start the upload (done for you by ``async with`` or ``await``)."""
+        if self._writer is None:
+            self._writer = await self._store.open_writer(self._key)
+        return self
+
+    def __await__(self) -> Any:
+        return self.open().__await__()
+
+    async def write(self, data: Any) -> int:
+        """Append ``data`` (any bytes-like object)."""
+        await self.open()
+        assert self._writer is not None
+        count = await self._writer.write(as_buffer(data, self.uri))
+        self.bytes_written += count
+        return count
+
+    async def close(self) -> None:
+        """Finish the object and make it visible."""
+        await self.open()
+        assert self._writer is not None
+        await self._writer.close()
+
+    async def abort(self) -> None:
+        """Discard everything written."""
+        if self._writer is not None:
+            await self._writer.abort()
+
+    async def __aenter__(self) -> AsyncWriter:
+        return await self.open()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None:
+            await self.close()
+        else:
+            await self.abort()
+
+
+def open_writer_async(uri: str) -> AsyncWriter:
+    """A streaming writer for objects larger than memory (use with ``async with``)."""
+    return AsyncWriter(uri)
+
+
+# --- deletes and buckets ----------------------------------------------------------------------
+async def delete_async(uri: str, recursive: bool = False) -> int:
+    """Delete one object, or with ``recursive=True`` every object under a prefix.
+
+    Returns the number of objects deleted. Deleting a missing object raises
+    :class:`NotFoundError`; a recursive delete needs a non-empty prefix (it never empties a whole
+    bucket or filesystem by accident). Recursive deletes are batched.
+    """
+    store, key, parsed = resolve(uri)
+    if not recursive:
+        _require_key(uri, key)
+        await store.delete(key)
+        return 1
+    if not key.strip("/"):
+        raise ValueError(
+            f"refusing a recursive delete of {uri!r}: the prefix is empty; name a prefix inside it"
+        )
+    deleted = 0
+    batch: list[str] = []
+    async for info in store.list(key, True):
+        batch.append(info.key)
+        if len(batch) >= 1000:
+            await store.delete_many(batch)
+            deleted += len(batch)
+            batch = []
+    if batch:
+        await store.delete_many(batch)
+        deleted += len(batch)
+    if parsed.is_local:
+        await asyncio.to_thread(_remove_empty_dirs, LocalStore.path(key))
+    return deleted
+
+
+def _remove_empty_dirs(root: str) -> None:
+    for directory, _, _ in sorted(os.walk(root, topdown=False), key=lambda w: -len(w[0])):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
+
+
+async def create_bucket_async(uri: str) -> None:
+    """Create the bucket (or container) named by ``uri``; for local URIs, the directory."""
+    store, key, parsed = resolve(uri)
+    if parsed.is_local:
+        await asyncio.to_thread(os.makedirs, LocalStore.path(key), exist_ok=True)
+        return
+    await store.create_bucket()
+
+
+async def delete_bucket_async(uri: str) -> None:
+    """Delete the (empty) bucket or container named by ``uri``; for local URIs, the directory."""
+    store, key, parsed = resolve(uri)
+    if parsed.is_local:
+        try:
+            await asyncio.to_thread(os.rmdir, LocalStore.path(key))
+        except FileNotFoundError:
+            raise NotFoundError(f"cannot delete {uri}: no such directory", uri) from None
+        return
+    await store.delete_bucket()
+
+
+# --- directories ------------------------------------------------------------------------------
+def _local_files(paths_or_dir: PathLike | Sequence[PathLike]) -> list[tuple[Path, str]]:
+    """``(file, relative name)`` pairs; a directory contributes every file below it."""
+    sources = [paths_or_dir] if isinstance(paths_or_dir, str | os.PathLike) else list(paths_or_dir)
+    found: list[tuple[Path, str]] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if TEMP_MARKER not in file.name:
+                    found.append((file, file.relative_to(path).as_posix()))
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise NotFoundError(f"cannot upload {str(path)!r}: no such file or directory", str(path))
+    return found
+
+
+async def _copy(source: str, destination: str) -> None:
+    """Copy one object between any two URIs, streaming objects that are large."""
+    src_store, src_key, _ = resolve(source)
+    info = await src_store.head(src_key)
+    config = src_store.config
+    if info.size <= config.range_get_threshold:
+        await put_bytes_async(destination, await src_store.get(src_key))
+        return
+    async with open_writer_async(destination) as writer:
+        for start in range(0, info.size, config.part_size):
+            end = min(start + config.part_size, info.size)
+            await writer.write(await src_store.get_range(src_key, start, end))
+
+
+async def upload_async(
+    paths_or_dir: PathLike | Sequence[PathLike], dest_prefix: str, max_in_flight: int = 16
+) -> list[str]:
+    """Upload files, or a directory tree (keeping sub-directories), under ``dest_prefix``.
+
+    Returns the URIs written, in order.
+    """
+    check_max_in_flight(max_in_flight)
+    parse_uri(dest_prefix)
+    files = await asyncio.to_thread(_local_files, paths_or_dir)
+    base = dest_prefix.rstrip("/") + "/"
+    pairs = [(f"file://{file.resolve()}", base + name) for file, name in files]
+    await run_bounded(pairs, lambda pair: _copy(*pair), max_in_flight)
+    return [dest for _, dest in pairs]
+
+
+async def download_async(src_prefix: str, local_dir: PathLike, max_in_flight: int = 16) -> list[str]:
+    """Download every object under ``src_prefix`` into ``local_dir``, keeping sub-directories.
+
+    Returns the local paths written, in listing order.
+    """
+    check_max_in_flight(max_in_flight)
+    store, key, parsed = resolve(src_prefix)
+    root = Path(local_dir).resolve()
+    prefix = key.strip("/")
+    pairs: list[tuple[str, str]] = []
+    async for info in store.list(prefix, True):
+        relative = info.key[len(prefix) :].lstrip("/") if prefix else info.key
+        target = root / relative
+        if root not in target.resolve().parents:
+            raise InvalidUriError(f"object key {info.key!r} would escape {root}", parsed.with_key(info.key))
+        pairs.append((parsed.with_key(info.key), str(target)))
+    await run_bounded(pairs, lambda pair: _copy(pair[0], f"file://{pair[1]}"), max_in_flight)
+    return [path for _, path in pairs]

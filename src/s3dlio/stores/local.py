@@ -1,0 +1,290 @@
+"""``file://``: local files with plain threaded ``os.read``/``os.preadv`` I/O.
+
+obstore's LocalStore measured 2-4x slower here, so local files use our own code: blocking
+system calls in a thread pool (the GIL is released during I/O), reads straight into ``bytes``,
+and large files in parallel ranges. Writes go to a hidden temporary file in the same directory
+and are renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from ..errors import AccessDeniedError, NotFoundError, StorageError
+from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
+
+__all__ = ["LocalStore", "TEMP_MARKER", "run_io"]
+
+TEMP_MARKER = ".s3dlio-tmp-"
+"""Part of the name of in-progress files; listings skip them."""
+
+T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+_pool_lock = threading.Lock()
+
+
+def io_pool() -> ThreadPoolExecutor:
+    """The process-wide pool for blocking file I/O (recreated after ``fork``)."""
+    global _pool, _pool_pid
+    if _pool_pid != os.getpid():
+        with _pool_lock:
+            if _pool_pid != os.getpid():
+                workers = min(64, 8 * (os.cpu_count() or 1))
+                _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3dlio-io")
+                _pool_pid = os.getpid()
+    assert _pool is not None
+    return _pool
+
+
+async def run_io(function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call in the I/O pool."""
+    return await asyncio.get_running_loop().run_in_executor(io_pool(), function, *args)
+
+
+def translate_os_error(exc: OSError, uri: str, action: str) -> Exception:
+    """Map an ``OSError`` to our tree, naming the URI."""
+    if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):
+        return NotFoundError(f"cannot {action} {uri}: no such file", uri)
+    if isinstance(exc, PermissionError):
+        return AccessDeniedError(f"cannot {action} {uri}: permission denied", uri)
+    return StorageError(f"cannot {action} {uri}: {exc.strerror or exc}", uri)
+
+
+def _read_exact(fd: int, size: int, offset: int) -> bytes:
+    """Read ``size`` bytes at ``offset`` (fewer only at end of file)."""
+    data = os.pread(fd, size, offset)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        more = os.pread(fd, size - got, offset + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class LocalStore(Store):
+    """The local filesystem; the key is the absolute path without its leading slash."""
+
+    scheme: ClassVar[str] = "file"
+
+    @staticmethod
+    def path(key: str) -> str:
+        """The filesystem path of ``key``."""
+        return "/" + key.lstrip("/")
+
+    async def _io(self, action: str, key: str, function: Callable[..., T], *args: Any) -> T:
+        try:
+            return await run_io(function, *args)
+        except OSError as exc:
+            raise translate_os_error(exc, self.uri(key), action) from exc
+
+    # --- reads ------------------------------------------------------------------------------
+    def _open_read(self, path: str) -> int:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def _read_whole(self, path: str) -> tuple[int, bytes | None]:
+        """Read a file that is small enough; for a large one, return only its size."""
+        fd = self._open_read(path)
+        try:
+            size = os.fstat(fd).st_size
+            if size > self.config.range_get_threshold:
+                return size, None
+            return size, self._read_at(fd, size, 0)
+        finally:
+            os.close(fd)
+
+    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+        return _read_exact(fd, size, offset)
+
+    def _read_range(self, path: str, start: int, end: int) -> bytes:
+        fd = self._open_read(path)
+        try:
+            return self._read_at(fd, end - start, start)
+        finally:
+            os.close(fd)
+
+    async def get(self, key: str) -> bytes:
+        path = self.path(key)
+        size, data = await self._io("get", key, self._read_whole, path)
+        if data is not None:
+            return data
+        ranges = split_ranges(0, size, self.config.part_size)
+        parts = await self.get_ranges(key, ranges, self.config.max_concurrency)
+        return b"".join(parts)
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        return await self._io("get", key, self._read_range, self.path(key), start, end)
+
+    def _stat(self, path: str) -> ObjectInfo:
+        st = os.stat(path)
+        if not os.path.isfile(path):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        return _file_info(path.lstrip("/"), st)
+
+    async def head(self, key: str) -> ObjectInfo:
+        return await self._io("stat", key, self._stat, self.path(key))
+
+    # --- writes -----------------------------------------------------------------------------
+    def _write_file(self, fd: int, data: memoryview) -> None:
+        view = data
+        while view.nbytes:
+            written = os.write(fd, view)
+            view = view[written:]
+
+    def _open_temp(self, path: str) -> tuple[int, str]:
+        directory, name = os.path.split(path)
+        os.makedirs(directory, exist_ok=True)
+        temp = os.path.join(directory, f".{name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+        return self._open_write(temp), temp
+
+    def _open_write(self, temp: str) -> int:
+        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+
+    def _put_file(self, path: str, data: memoryview) -> None:
+        fd, temp = self._open_temp(path)
+        try:
+            try:
+                self._write_file(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+        except BaseException:
+            _remove_quietly(temp)
+            raise
+
+    async def put(self, key: str, data: memoryview) -> None:
+        await self._io("put", key, self._put_file, self.path(key), data)
+
+    async def open_writer(self, key: str) -> AsyncObjectWriter:
+        path = self.path(key)
+        fd, temp = await self._io("open for writing", key, self._open_temp, path)
+        return _LocalWriter(self, key, fd, temp)
+
+    # --- listing and deletes ------------------------------------------------------------------
+    async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+        root = self.path(prefix.rstrip("/"))
+        batches = _walk(root, recursive)
+        while True:
+            batch = await self._io("list", prefix, next, batches, None)
+            if batch is None:
+                return
+            for info in batch:
+                yield info
+
+    def _delete(self, path: str) -> None:
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        os.unlink(path)
+
+    async def delete(self, key: str) -> None:
+        await self._io("delete", key, self._delete, self.path(key))
+
+    async def delete_many(self, keys: Any) -> None:
+        def unlink_all() -> None:
+            for key in keys:
+                _remove_quietly(self.path(key))
+
+        await self._io("delete", keys[0] if keys else "", unlink_all)
+
+
+def _file_info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=st.st_size,
+        etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+        last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+    )
+
+
+def _walk(root: str, recursive: bool, batch_size: int = 1000) -> Iterator[list[ObjectInfo]]:
+    """Yield batches of files under ``root`` in S3's key order (sub-directories too if flat)."""
+    batch: list[ObjectInfo] = []
+    for info in _walk_dir(root, recursive):
+        batch.append(info)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _walk_dir(directory: str, recursive: bool) -> Iterator[ObjectInfo]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = [(e.name + "/" if e.is_dir() else e.name, e) for e in scan]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name, entry in sorted(entries, key=lambda item: item[0]):
+        if TEMP_MARKER in name:
+            continue
+        if name.endswith("/"):
+            if recursive:
+                yield from _walk_dir(entry.path, recursive)
+            else:
+                yield ObjectInfo(key=entry.path.lstrip("/") + "/", size=0, is_prefix=True)
+            continue
+        try:
+            yield _file_info(entry.path.lstrip("/"), entry.stat())
+        except FileNotFoundError:
+            continue  # deleted while we listed
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class _LocalWriter(AsyncObjectWriter):
+    """Writes to a hidden temporary file; ``close`` renames it into place."""
+
+    def __init__(self, store: LocalStore, key: str, fd: int, temp: str) -> None:
+        self._store, self._key, self._fd, self._temp = store, key, fd, temp
+        self._closed = False
+
+    async def write(self, data: Any) -> int:
+        if self._closed:
+            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        view = memoryview(data).cast("B")
+        await self._store._io("write", self._key, self._store._write_file, self._fd, view)
+        return view.nbytes
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def finish() -> None:
+            try:
+                os.close(self._fd)
+                os.replace(self._temp, self._store.path(self._key))
+            except BaseException:
+                _remove_quietly(self._temp)
+                raise
+
+        await self._store._io("close", self._key, finish)
+
+    async def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def discard() -> None:
+            os.close(self._fd)
+            _remove_quietly(self._temp)
+
+        await run_io(discard)

@@ -1,0 +1,379 @@
+"""S3, Azure Blob and Google Cloud Storage, all on obstore (the Rust ``object_store`` crate).
+
+Timeouts: a connect timeout, and a *stall* timeout (``read_timeout``: no byte received for that
+long) instead of a total-request timeout, so a slow but moving transfer of a large object is never
+killed. Transient errors are retried by object_store with jittered exponential backoff; 401/403
+are not retried and surface at once as :class:`AccessDeniedError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from .._native import native
+from ..errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    BucketNotFoundError,
+    NotFoundError,
+    S3dlioError,
+    StorageError,
+    StorageTimeoutError,
+)
+from . import _admin
+from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
+
+__all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
+
+_NO_TOTAL_TIMEOUT = timedelta(days=1)
+_BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
+_ACCESS_DENIED = (
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AccessDenied",
+    "AuthorizationFailure",
+    "AuthenticationFailed",
+    "403 Forbidden",
+    "401 Unauthorized",
+)
+
+
+def translate_error(exc: BaseException, uri: str, action: str) -> BaseException:
+    """Map an obstore exception to our tree, keeping only the useful first line of its text."""
+    if isinstance(exc, S3dlioError | asyncio.CancelledError):
+        return exc
+    text = str(exc)
+    summary = text.split("\n", 1)[0][:400]
+    kind = type(exc).__name__
+    if any(marker in text for marker in _BUCKET_MISSING):
+        return BucketNotFoundError(f"cannot {action} {uri}: the bucket/container does not exist", uri)
+    if isinstance(exc, FileNotFoundError) or kind == "NotFoundError":
+        return NotFoundError(f"cannot {action} {uri}: no such object", uri)
+    if kind in ("PermissionDeniedError", "UnauthenticatedError") or any(
+        marker in text for marker in _ACCESS_DENIED
+    ):
+        return AccessDeniedError(
+            f"cannot {action} {uri}: access denied (check credentials and permissions): {summary}", uri
+        )
+    if kind == "AlreadyExistsError":
+        return AlreadyExistsError(f"cannot {action} {uri}: it already exists", uri)
+    if "timed out" in text or "timeout" in text.lower():
+        return StorageTimeoutError(f"cannot {action} {uri}: timed out: {summary}", uri)
+    return StorageError(f"cannot {action} {uri}: {summary}", uri)
+
+
+def _info(meta: Any) -> ObjectInfo:
+    return ObjectInfo(
+        key=meta["path"],
+        size=int(meta["size"]),
+        etag=meta.get("e_tag"),
+        last_modified=meta.get("last_modified"),
+    )
+
+
+class NetworkStore(Store):
+    """Common code of the obstore-backed stores; subclasses only build the native store."""
+
+    supports_buckets: ClassVar[bool] = True
+
+    def __init__(self, bucket: str, config: Any) -> None:
+        super().__init__(bucket, config)
+        self._native_store: Any = None
+        self._native_pid = -1
+
+    def _client_options(self, endpoint: str | None) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "connect_timeout": timedelta(seconds=self.config.connect_timeout),
+            "read_timeout": timedelta(seconds=self.config.stall_timeout),
+            "timeout": _NO_TOTAL_TIMEOUT,
+            "pool_idle_timeout": timedelta(seconds=60),
+        }
+        if endpoint and endpoint.startswith("http://"):
+            options["allow_http"] = True
+        return options
+
+    def _retry_config(self) -> dict[str, Any]:
+        return {
+            "max_retries": self.config.max_retries,
+            "retry_timeout": timedelta(seconds=self.config.retry_timeout),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=15),
+                "base": 2,
+            },
+        }
+
+    def _build(self, stores: Any) -> Any:
+        raise NotImplementedError
+
+    @property
+    def native_store(self) -> Any:
+        """The obstore store object for this process (rebuilt after ``fork``)."""
+        if self._native_pid != os.getpid():
+            self._native_store = self._build(native()._store)
+            self._native_pid = os.getpid()
+        return self._native_store
+
+    async def _call(self, action: str, key: str, function: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await getattr(native(), function)(self.native_store, *args, **kwargs)
+        except Exception as exc:
+            raise translate_error(exc, self.uri(key), action) from exc
+
+    async def get(self, key: str) -> bytes:
+        result = await self._call("get", key, "get_async", key)
+        size = int(result.meta["size"])
+        try:
+            if size <= self.config.range_get_threshold:
+                return bytes(await result.bytes_async())
+            # Keep the first part of this response and fetch the rest as parallel ranges.
+            first = bytearray()
+            async for chunk in result.stream(min_chunk_size=1 << 20):
+                first += chunk
+                if len(first) >= self.config.part_size:
+                    break
+        except Exception as exc:
+            raise translate_error(exc, self.uri(key), "get") from exc
+        rest = split_ranges(len(first), size, self.config.part_size)
+        parts = await self.get_ranges(key, rest, self.config.max_concurrency)
+        return b"".join([first, *parts])
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        data = await self._call("get", key, "get_range_async", key, start=start, end=end)
+        return bytes(data)
+
+    async def head(self, key: str) -> ObjectInfo:
+        return _info(await self._call("stat", key, "head_async", key))
+
+    async def put(self, key: str, data: memoryview) -> None:
+        await self._call(
+            "put",
+            key,
+            "put_async",
+            key,
+            data,
+            use_multipart=data.nbytes > self.config.multipart_threshold,
+            chunk_size=self.config.part_size,
+            max_concurrency=self.config.max_concurrency,
+        )
+
+    async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+        prefix = prefix.strip("/")
+        if not recursive:
+            result = await self._call("list", prefix, "list_with_delimiter_async", prefix or None)
+            entries = [ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]]
+            entries += [_info(meta) for meta in result["objects"]]
+            for entry in sorted(entries, key=lambda e: e.key):
+                yield entry
+            return
+        try:
+            stream = native().list(self.native_store, prefix or None, chunk_size=1000)
+            async for batch in stream:
+                for meta in batch:
+                    yield _info(meta)
+        except Exception as exc:
+            raise translate_error(exc, self.uri(prefix), "list") from exc
+
+    async def delete(self, key: str) -> None:
+        await self.head(key)  # S3 and GCS report success for missing keys; we do not.
+        await self._call("delete", key, "delete_async", key)
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = list(keys[start : start + 1000])
+            try:
+                await self._call("delete", batch[0], "delete_async", batch)
+            except NotFoundError:
+                await super().delete_many(batch)  # a backend that rejects missing keys in a batch
+
+    async def open_writer(self, key: str) -> AsyncObjectWriter:
+        return _NetworkWriter(self, key)
+
+    async def create_bucket(self) -> None:
+        await asyncio.to_thread(_admin.bucket_request, self, "create")
+
+    async def delete_bucket(self) -> None:
+        await asyncio.to_thread(_admin.bucket_request, self, "delete")
+
+
+class S3Store(NetworkStore):
+    """Amazon S3 and S3-compatible services (MinIO, SeaweedFS, Ceph, ...)."""
+
+    scheme: ClassVar[str] = "s3"
+
+    def _build(self, stores: Any) -> Any:
+        config = self.config
+        settings: dict[str, Any] = {"region": config.s3_region}
+        if config.s3_endpoint:
+            settings["endpoint"] = config.s3_endpoint
+        if config.aws_access_key_id:
+            settings["access_key_id"] = config.aws_access_key_id
+            settings["secret_access_key"] = config.aws_secret_access_key or ""
+            if config.aws_session_token:
+                settings["session_token"] = config.aws_session_token
+        if config.s3_virtual_hosted_style:
+            settings["virtual_hosted_style_request"] = True
+        return stores.S3Store(
+            self.bucket,
+            config=settings,
+            client_options=self._client_options(config.s3_endpoint),
+            retry_config=self._retry_config(),
+        )
+
+
+class AzureStore(NetworkStore):
+    """Azure Blob Storage; the account comes from the environment or a connection string."""
+
+    scheme: ClassVar[str] = "az"
+
+    def _build(self, stores: Any) -> Any:
+        config = self.config
+        if not config.azure_account:
+            raise AccessDeniedError(
+                f"no Azure storage account for {self.uri('')}: set AZURE_STORAGE_ACCOUNT or "
+                "AZURE_STORAGE_CONNECTION_STRING",
+                self.uri(""),
+            )
+        settings: dict[str, Any] = {"account_name": config.azure_account}
+        if config.azure_key:
+            settings["account_key"] = config.azure_key
+        if config.azure_endpoint:
+            settings["endpoint"] = config.azure_endpoint.rstrip("/")
+        return stores.AzureStore(
+            self.bucket,
+            config=settings,
+            client_options=self._client_options(config.azure_endpoint),
+            retry_config=self._retry_config(),
+        )
+
+
+class GCSStore(NetworkStore):
+    """Google Cloud Storage; ``STORAGE_EMULATOR_HOST`` selects an emulator without OAuth."""
+
+    scheme: ClassVar[str] = "gs"
+
+    def _build(self, stores: Any) -> Any:
+        config = self.config
+        settings: dict[str, Any] = {}
+        if config.gcs_emulator_host:
+            settings["service_account_key"] = json.dumps(
+                {
+                    "gcs_base_url": config.gcs_emulator_host.rstrip("/"),
+                    "disable_oauth": True,
+                    "client_email": "",
+                    "private_key": "",
+                    "private_key_id": "",
+                }
+            )
+        elif config.gcs_credentials_path:
+            settings["service_account_path"] = config.gcs_credentials_path
+        return stores.GCSStore(
+            self.bucket,
+            config=settings,
+            client_options=self._client_options(config.gcs_emulator_host),
+            retry_config=self._retry_config(),
+        )
+
+
+class _End:
+    """Queue marker: the writer was closed."""
+
+
+class _Aborted(Exception):
+    """Raised into obstore's upload to make it abort the multipart upload."""
+
+
+class _NetworkWriter(AsyncObjectWriter):
+    """Buffers up to the multipart threshold; beyond it, streams parts through obstore's upload.
+
+    obstore aborts the multipart upload when the chunk iterator raises, so :meth:`abort` (and any
+    failure) leaves no object and no orphaned parts.
+    """
+
+    def __init__(self, store: NetworkStore, key: str) -> None:
+        self._store, self._key = store, key
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: asyncio.Queue[bytes | _End | _Aborted] = asyncio.Queue(maxsize=4)
+        self._upload: asyncio.Future[Any] | None = None
+        self._backlog: list[bytes] = []
+        self._closed = False
+
+    async def write(self, data: Any) -> int:
+        if self._closed:
+            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        chunk = bytes(data)
+        if self._upload is None:
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._store.config.multipart_threshold:
+                self._start_upload()
+        else:
+            await self._enqueue(chunk)
+        return len(chunk)
+
+    def _start_upload(self) -> None:
+        self._backlog, self._pending = self._pending, []
+        config = self._store.config
+        self._upload = asyncio.ensure_future(
+            self._store._call(
+                "put",
+                self._key,
+                "put_async",
+                self._key,
+                self._chunks(),
+                use_multipart=True,
+                chunk_size=config.part_size,
+                max_concurrency=config.max_concurrency,
+            )
+        )
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while self._backlog:
+            yield self._backlog.pop(0)
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                return
+            if isinstance(item, _Aborted):
+                raise item
+            yield item
+
+    async def _enqueue(self, item: bytes | _End | _Aborted) -> None:
+        assert self._upload is not None
+        put = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({put, self._upload}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            await self._upload  # raises the upload's error
+            raise StorageError(f"upload of {self._store.uri(self._key)} ended early", self._store.uri(self._key))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._upload is None:
+            data = b"".join(self._pending)
+            self._pending = []
+            await self._store.put(self._key, memoryview(data))
+            return
+        await self._enqueue(_End())
+        await self._upload
+
+    async def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pending = []
+        if self._upload is None:
+            return
+        try:
+            await self._enqueue(_Aborted("aborted by the caller"))
+            await self._upload
+        except (_Aborted, S3dlioError):
+            pass
