@@ -73,10 +73,10 @@ def parse_uri(uri: object, *, allow_empty_key: bool = True) -> ParsedUri:
                 f"{uri!r} must give an absolute path, as in '{scheme}:///tmp/data'", uri
             )
         key = rest.lstrip("/")
-        return ParsedUri(scheme, "", key)  # type: ignore[arg-type]
+        return ParsedUri(scheme, "", key)
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise InvalidUriError(f"{uri!r} has an empty bucket name", uri)
     if not allow_empty_key and not key:
         raise InvalidUriError(f"{uri!r} names a bucket, not an object", uri)
-    return ParsedUri(scheme, bucket, key)  # type: ignore[arg-type]
+    return ParsedUri(scheme, bucket, key)

@@ -8,6 +8,7 @@ workers, Ray or Dask tasks and rebuild its client there.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ class Store(ABC):
     # --- generic algorithms ----------------------------------------------------------------
     async def get_ranges(
         self, key: str, ranges: Sequence[tuple[int, int]], concurrency: int
-    ) -> list[bytes]:
+    ) -> builtins.list[bytes]:
         """Fetch several ``[start, end)`` ranges, ``concurrency`` at a time, in order."""
         semaphore = asyncio.Semaphore(concurrency)
 
@@ -131,7 +132,7 @@ class Store(ABC):
             async with semaphore:
                 return await self.get_range(key, start, end)
 
-        return list(await asyncio.gather(*(one(s, e) for s, e in ranges)))
+        return builtins.list(await asyncio.gather(*(one(s, e) for s, e in ranges)))
 
 
 def split_ranges(start: int, end: int, part_size: int) -> list[tuple[int, int]]:

@@ -1,0 +1,48 @@
+"""Pins the public surface: a change here is a deliberate API change."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import s3dlio
+
+CORE_OPS = [
+    "get", "get_range", "get_many", "put_bytes", "put_many", "stat", "list", "exists", "delete",
+    "upload", "download", "create_bucket", "delete_bucket",
+]  # fmt: skip
+
+
+def test_all_names_exist_and_are_sorted() -> None:
+    for name in s3dlio.__all__:
+        assert hasattr(s3dlio, name), name
+    assert len(set(s3dlio.__all__)) == len(s3dlio.__all__)
+
+
+def test_every_operation_has_an_async_twin_with_the_same_signature() -> None:
+    for name in CORE_OPS:
+        blocking = getattr(s3dlio, name)
+        twin = getattr(s3dlio, name + "_async")
+        assert inspect.iscoroutinefunction(twin), name
+        assert inspect.signature(blocking) == inspect.signature(twin), name
+        assert blocking.__doc__ and twin.__doc__, name
+
+
+def test_guide_names_are_exported() -> None:
+    for name in ["get", "put", "list", "stat", "delete", "create_async_loader", "create_dataset",
+                 "create_async_loader_from_dataset", "read_npz", "create_checkpoint_writer",
+                 "create_checkpoint_reader", "PyDataset", "PyBytesAsyncDataLoader", "PyVecDataset"]:  # fmt: skip
+        assert name in s3dlio.__all__, name
+
+
+def test_importing_s3dlio_imports_no_framework() -> None:
+    code = "import sys, s3dlio; print([m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_is_typed() -> None:
+    from importlib.resources import files
+
+    assert files("s3dlio").joinpath("py.typed").is_file()

@@ -1,0 +1,298 @@
+"""One conformance suite for every backend: each backend class only says where its objects live."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import s3dlio
+
+MiB = 1024 * 1024
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
+
+
+class Conformance:
+    """Tests every backend inherits. Subclasses provide the ``root`` fixture: a fresh prefix URI."""
+
+    # --- round trips ----------------------------------------------------------------------
+    @pytest.mark.parametrize("size", [0, 1, 5 * MiB + 1, 64 * MiB], ids=["0B", "1B", "5MiB+1", "64MiB"])
+    def test_round_trip(self, root: str, size: int) -> None:
+        data = payload(size, seed=size)
+        s3dlio.put_bytes(root + "obj.bin", data)
+        assert s3dlio.get(root + "obj.bin") == data
+        assert s3dlio.stat(root + "obj.bin")["size"] == size
+
+    def test_put_accepts_any_buffer(self, root: str) -> None:
+        matrix = np.arange(12, dtype=np.int32).reshape(3, 4)
+        sources = {
+            "bytearray": bytearray(b"abc"),
+            "memoryview": memoryview(b"defg"),
+            "matrix": matrix,
+            "strided": matrix[:, ::2],
+        }
+        for name, data in sources.items():
+            s3dlio.put_bytes(root + name, data)
+        assert s3dlio.get(root + "bytearray") == b"abc"
+        assert s3dlio.get(root + "memoryview") == b"defg"
+        assert s3dlio.get(root + "matrix") == matrix.tobytes()
+        assert s3dlio.get(root + "strided") == np.ascontiguousarray(matrix[:, ::2]).tobytes()
+
+    async def test_async_twins(self, root: str) -> None:
+        await s3dlio.put_bytes_async(root + "a", b"async")
+        assert await s3dlio.get_async(root + "a") == b"async"
+        assert await s3dlio.exists_async(root + "a")
+        assert [e["key"] for e in await s3dlio.list_async(root)] == [s3dlio.parse_uri(root + "a").key]
+
+    # --- ranges ---------------------------------------------------------------------------
+    def test_ranges_follow_slice_semantics(self, root: str) -> None:
+        data = payload(1000)
+        uri = root + "r.bin"
+        s3dlio.put_bytes(uri, data)
+        cases = [(0, 1), (0, None), (999, 1), (999, 10), (500, 0), (1000, 5), (1000, None), (5000, 3)]
+        for offset, length in cases:
+            expected = data[offset:] if length is None else data[offset : offset + length]
+            assert s3dlio.get_range(uri, offset, length) == expected, (offset, length)
+
+    def test_range_of_missing_object(self, root: str) -> None:
+        with pytest.raises(FileNotFoundError):
+            s3dlio.get_range(root + "missing", 0, 10)
+
+    # --- many objects ---------------------------------------------------------------------
+    def test_get_many_keeps_input_order(self, root: str) -> None:
+        items = [(f"{root}many/{i:03d}", payload(100 + i, seed=i)) for i in range(40)]
+        s3dlio.put_many(items, max_in_flight=8)
+        uris = [uri for uri, _ in reversed(items)]
+        assert s3dlio.get_many(uris, max_in_flight=4) == [data for _, data in reversed(items)]
+
+    def test_listing_more_than_1000_keys_and_nesting(self, root: str) -> None:
+        items = [(f"{root}big/{i:05d}", b"x") for i in range(1100)]
+        items += [(f"{root}big/sub/deeper/leaf{i}", b"yy") for i in range(3)]
+        s3dlio.put_many(items, max_in_flight=64)
+        listed = s3dlio.list(root + "big/")
+        assert len(listed) == 1103
+        keys = [entry["key"] for entry in listed]
+        assert keys == sorted(keys)
+        bucket_root = s3dlio.parse_uri(root).root
+        assert {bucket_root + k for k in keys} == {uri for uri, _ in items}  # the guide's loop works
+        assert all(entry["uri"] == bucket_root + entry["key"] for entry in listed)
+        streamed = list(s3dlio.iter_list(root + "big", batch_size=300))
+        assert [e["key"] for e in streamed] == keys
+        flat = s3dlio.list(root + "big/sub", recursive=False)
+        assert [(e["key"].rsplit("/", 2)[-2], e["is_prefix"]) for e in flat] == [("deeper", True)]
+        assert flat[0]["key"].endswith("/")
+
+    def test_listing_a_missing_prefix_is_empty(self, root: str) -> None:
+        assert s3dlio.list(root + "nothing-here/") == []
+
+    def test_keys_with_spaces_and_unicode(self, root: str) -> None:
+        names = ["with space.bin", "ünïcødé/数据.bin", "emoji-🚀.bin"]
+        for i, name in enumerate(names):
+            s3dlio.put_bytes(root + name, bytes([i]) * 3)
+        for i, name in enumerate(names):
+            assert s3dlio.get(root + name) == bytes([i]) * 3
+        listed = {e["key"].rsplit("/", 1)[-1] for e in s3dlio.list(root)}
+        assert listed == {"with space.bin", "数据.bin", "emoji-🚀.bin"}
+
+    # --- metadata -------------------------------------------------------------------------
+    def test_stat_fields(self, root: str) -> None:
+        s3dlio.put_bytes(root + "s.bin", b"12345")
+        info = s3dlio.stat(root + "s.bin")
+        assert info["size"] == 5
+        assert info["etag"]
+        assert isinstance(info["last_modified"], datetime)
+        assert info["last_modified"].tzinfo is not None
+        assert "content_type" in info
+        assert info["uri"] == root + "s.bin"
+
+    def test_exists(self, root: str) -> None:
+        s3dlio.put_bytes(root + "e", b"1")
+        assert s3dlio.exists(root + "e") is True
+        assert s3dlio.exists(root + "not-e") is False
+
+    # --- deletes and missing objects --------------------------------------------------------
+    def test_delete_one(self, root: str) -> None:
+        s3dlio.put_bytes(root + "d1", b"1")
+        s3dlio.put_bytes(root + "d2", b"2")
+        assert s3dlio.delete(root + "d1") == 1
+        assert not s3dlio.exists(root + "d1")
+        assert s3dlio.exists(root + "d2")
+
+    def test_delete_missing_raises(self, root: str) -> None:
+        with pytest.raises(s3dlio.NotFoundError) as info:
+            s3dlio.delete(root + "never-was")
+        assert "never-was" in str(info.value)
+
+    def test_recursive_delete(self, root: str) -> None:
+        s3dlio.put_many([(f"{root}tree/{i}/{j}", b"z") for i in range(3) for j in range(4)])
+        s3dlio.put_bytes(root + "treehouse", b"keep")  # shares the string prefix, not the directory
+        assert s3dlio.delete(root + "tree", recursive=True) == 12
+        assert s3dlio.list(root + "tree/") == []
+        assert s3dlio.get(root + "treehouse") == b"keep"
+
+    def test_missing_object_is_file_not_found_naming_the_uri(self, root: str) -> None:
+        uri = root + "no/such/object"
+        with pytest.raises(FileNotFoundError) as info:
+            s3dlio.get(uri)
+        assert isinstance(info.value, s3dlio.NotFoundError)
+        assert uri in str(info.value)
+        with pytest.raises(s3dlio.NotFoundError):
+            s3dlio.stat(uri)
+
+    # --- streaming writer -------------------------------------------------------------------
+    def test_streaming_writer_beyond_multipart_threshold(self, root: str) -> None:
+        chunk = payload(3 * MiB + 7)
+        with s3dlio.open_writer(root + "stream.bin") as writer:
+            for _ in range(7):  # 21 MiB > the 16 MiB multipart threshold
+                writer.write(chunk)
+            assert not s3dlio.exists(root + "stream.bin")  # invisible until closed
+        assert s3dlio.get(root + "stream.bin") == chunk * 7
+
+    def test_failed_writer_leaves_nothing(self, root: str) -> None:
+        with pytest.raises(KeyError), s3dlio.open_writer(root + "broken.bin") as writer:
+            writer.write(payload(20 * MiB))
+            raise KeyError("the producer failed")
+        assert not s3dlio.exists(root + "broken.bin")
+        assert s3dlio.list(root) == []
+
+    async def test_async_writer(self, root: str) -> None:
+        async with s3dlio.open_writer_async(root + "aw.bin") as writer:
+            await writer.write(b"part1-")
+            await writer.write(memoryview(b"part2"))
+        assert await s3dlio.get_async(root + "aw.bin") == b"part1-part2"
+
+    # --- directories ------------------------------------------------------------------------
+    def test_upload_and_download_keep_subdirectories(self, root: str, tmp_path: Path) -> None:
+        source = tmp_path / "src"
+        (source / "a" / "b").mkdir(parents=True)
+        (source / "top.txt").write_bytes(b"top")
+        (source / "a" / "b" / "deep.txt").write_bytes(b"deep")
+        uploaded = s3dlio.upload(str(source), root + "up")
+        assert sorted(uploaded) == [root + "up/a/b/deep.txt", root + "up/top.txt"]
+        target = tmp_path / "dst"
+        s3dlio.download(root + "up/", target)
+        assert (target / "top.txt").read_bytes() == b"top"
+        assert (target / "a" / "b" / "deep.txt").read_bytes() == b"deep"
+
+    # --- bad input ----------------------------------------------------------------------------
+    def test_bad_input(self, root: str) -> None:
+        with pytest.raises(TypeError):
+            s3dlio.put_bytes(root + "x", "a str is not bytes")
+        with pytest.raises(TypeError):
+            s3dlio.put_bytes(root + "x", None)
+        with pytest.raises(ValueError):
+            s3dlio.get(None)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="offset"):
+            s3dlio.get_range(root + "x", -1, 5)
+        with pytest.raises(ValueError, match="length"):
+            s3dlio.get_range(root + "x", 0, -5)
+        with pytest.raises(ValueError, match="max_in_flight"):
+            s3dlio.get_many([root + "x"], max_in_flight=0)
+        with pytest.raises(ValueError, match="max_in_flight"):
+            s3dlio.put_many([(root + "x", b"1")], max_in_flight=-3)
+        with pytest.raises(ValueError, match="empty"):
+            s3dlio.delete(s3dlio.parse_uri(root).root, recursive=True)
+        with pytest.raises(ValueError):
+            s3dlio.get(root)  # a directory, not an object
+
+
+def _fresh(prefix_root: str) -> str:
+    return f"{prefix_root}{uuid.uuid4().hex[:10]}/"
+
+
+class TestFile(Conformance):
+    @pytest.fixture
+    def root(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/data/"
+
+
+class TestDirect(Conformance):
+    @pytest.fixture
+    def root(self, tmp_path: Path) -> str:
+        return f"direct://{tmp_path}/data/"
+
+
+class TestS3(Conformance):
+    @pytest.fixture
+    def root(self, s3_env: None, s3_bucket: str) -> str:
+        return _fresh(f"s3://{s3_bucket}/")
+
+    def test_wrong_credentials_fail_fast_as_permission_error(
+        self, root: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        s3dlio.put_bytes(root + "secret", b"1")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "definitely-wrong")
+        started = time.monotonic()
+        with pytest.raises(PermissionError) as info:
+            s3dlio.get(root + "secret")
+        assert isinstance(info.value, s3dlio.AccessDeniedError)
+        assert time.monotonic() - started < 10  # no retry loop on 403
+        with pytest.raises(PermissionError):
+            s3dlio.exists(root + "secret")  # never hidden as False
+
+    def test_missing_bucket(self, s3_env: None) -> None:
+        with pytest.raises(s3dlio.BucketNotFoundError) as info:
+            s3dlio.get("s3://no-such-bucket-s3dlio/x")
+        assert "no-such-bucket-s3dlio" in str(info.value)
+
+
+class TestAzure(Conformance):
+    @pytest.fixture
+    def root(self, azure_env: None, azure_container: str) -> str:
+        return _fresh(f"az://{azure_container}/")
+
+    def test_wrong_credentials_fail_fast_as_permission_error(
+        self, root: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        s3dlio.put_bytes(root + "secret", b"1")
+        monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+        monkeypatch.setenv("AZURE_STORAGE_KEY", "d3Jvbmcta2V5LXdyb25nLWtleQ==")
+        with pytest.raises(PermissionError):
+            s3dlio.get(root + "secret")
+
+    def test_missing_container(self, azure_env: None) -> None:
+        with pytest.raises(s3dlio.BucketNotFoundError):
+            s3dlio.get("az://no-such-container/x")
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: object) -> Iterator[str]:
+    name = f"conf-{uuid.uuid4().hex[:8]}"
+    with _env(s3_server):
+        s3dlio.create_bucket(f"s3://{name}")
+    yield name
+
+
+@pytest.fixture(scope="session")
+def azure_container(azure_server: object) -> Iterator[str]:
+    name = f"conf-{uuid.uuid4().hex[:8]}"
+    with _env(azure_server):
+        s3dlio.create_bucket(f"az://{name}")
+    yield name
+
+
+class _env:
+    """Temporarily apply a server's environment variables (for session-scoped setup)."""
+
+    def __init__(self, server: object) -> None:
+        self.values: dict[str, str] = server.env()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> None:
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *args: object) -> None:
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
