@@ -167,10 +167,32 @@ def reset_config() -> None:
         _overrides.clear()
 
 
+_ENV_NAMES = (
+    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ENDPOINT", "S3DLIO_AZURE_ENDPOINT",
+    "GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "S3DLIO_BACKEND",
+)  # fmt: skip
+_memo: tuple[tuple[object, ...], Config] | None = None
+
+
 def get_config() -> Config:
-    """The active configuration: environment variables, then :func:`configure` overrides."""
+    """The active configuration: environment variables, then :func:`configure` overrides.
+
+    Cheap to call per operation: the result is reused while the environment and the overrides
+    are unchanged.
+    """
+    global _memo
+    environ = os.environ
+    snapshot = (*(environ.get(name) for name in _ENV_NAMES), *sorted(_overrides.items()))
+    memo = _memo
+    if memo is not None and memo[0] == snapshot:
+        return memo[1]
     base = Config.from_env()
-    return base.replace(**_overrides) if _overrides else base
+    config = base.replace(**_overrides) if _overrides else base
+    _memo = (snapshot, config)
+    return config
 
 
 def _parse_connection_string(text: str) -> dict[str, str]:

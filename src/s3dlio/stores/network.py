@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from .._buffers import new_bytes
 from .._native import native
 from ..errors import (
     AccessDeniedError,
     AlreadyExistsError,
     BucketNotFoundError,
+    IntegrityError,
     NotFoundError,
     S3dlioError,
     StorageError,
@@ -31,6 +33,8 @@ from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
 __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
+_SMALL = 1 << 20  # below this, one copy of the whole body is cheaper than streaming
+_CHUNK = 1 << 20
 _BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
 _ACCESS_DENIED = (
     "SignatureDoesNotMatch",
@@ -129,19 +133,45 @@ class NetworkStore(Store):
         result = await self._call("get", key, "get_async", key)
         size = int(result.meta["size"])
         try:
-            if size <= self.config.range_get_threshold:
+            if size <= _SMALL:
                 return bytes(await result.bytes_async())
-            # Keep the first part of this response and fetch the rest as parallel ranges.
-            first = bytearray()
-            async for chunk in result.stream(min_chunk_size=1 << 20):
-                first += chunk
-                if len(first) >= self.config.part_size:
-                    break
+            # Stream straight into the final bytes object: no whole-body buffer, no second copy.
+            builder = new_bytes(size)
+            if size <= self.config.range_get_threshold:
+                await self._drain(key, result, builder.view, 0, size)
+            else:
+                # Keep the first part of this response; fetch the rest as parallel ranges.
+                part = self.config.part_size
+                await self._drain(key, result, builder.view, 0, part, stop_early=True)
+                await self._fill_ranges(key, builder.view, split_ranges(part, size, part))
         except Exception as exc:
             raise translate_error(exc, self.uri(key), "get") from exc
-        rest = split_ranges(len(first), size, self.config.part_size)
-        parts = await self.get_ranges(key, rest, self.config.max_concurrency)
-        return b"".join([first, *parts])
+        return builder.result()
+
+    async def _drain(
+        self, key: str, result: Any, view: memoryview, start: int, end: int, stop_early: bool = False
+    ) -> None:
+        """Copy a response body into ``view[start:end]`` as it arrives."""
+        position = start
+        async for chunk in result.stream(min_chunk_size=_CHUNK):
+            count = min(len(chunk), end - position)
+            view[position : position + count] = memoryview(chunk)[:count]
+            position += count
+            if position >= end and stop_early:
+                return  # drop the rest of the stream (the connection is closed)
+        if position != end:
+            uri = self.uri(key)
+            raise IntegrityError(f"cannot get {uri}: got {position - start} of {end - start} bytes", uri)
+
+    async def _fill_ranges(self, key: str, view: memoryview, ranges: list[tuple[int, int]]) -> None:
+        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+
+        async def one(start: int, end: int) -> None:
+            async with semaphore:
+                result = await native().get_async(self.native_store, key, options={"range": (start, end)})
+                await self._drain(key, result, view, start, end)
+
+        await asyncio.gather(*(one(s, e) for s, e in ranges))
 
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         data = await self._call("get", key, "get_range_async", key, start=start, end=end)
