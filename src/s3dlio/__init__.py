@@ -18,14 +18,17 @@ from .blocking import (
     get_many,
     get_range,
     iter_list,
-    list,
+    list,  # noqa: A004  (the guide's name)
     open_writer,
+    put,
     put_bytes,
     put_many,
     stat,
     upload,
 )
 from .config import Config, configure, get_config, reset_config
+from .datagen import DataGenerator, generate_data
+from .datagen.put import put_async
 from .errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -69,6 +72,7 @@ __all__ = [
     "BucketNotFoundError",
     "Config",
     "ConfigError",
+    "DataGenerator",
     "DirectIOFallbackWarning",
     "ForkSafetyError",
     "IntegrityError",
@@ -91,6 +95,7 @@ __all__ = [
     "download_async",
     "exists",
     "exists_async",
+    "generate_data",
     "get",
     "get_async",
     "get_config",
@@ -105,6 +110,8 @@ __all__ = [
     "open_writer",
     "open_writer_async",
     "parse_uri",
+    "put",
+    "put_async",
     "put_bytes",
     "put_bytes_async",
     "put_many",

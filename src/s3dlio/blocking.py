@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from . import ops
+from .datagen.put import put_async
 from ._sync import run, sync_twin
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "iter_list",
     "list",
     "open_writer",
+    "put",
     "put_bytes",
     "put_many",
     "stat",
@@ -39,6 +41,7 @@ stat = sync_twin(ops.stat_async)
 exists = sync_twin(ops.exists_async)
 list = sync_twin(ops.list_async)  # noqa: A001  (the guide's name)
 put_bytes = sync_twin(ops.put_bytes_async)
+put = sync_twin(put_async)
 put_many = sync_twin(ops.put_many_async)
 delete = sync_twin(ops.delete_async)
 create_bucket = sync_twin(ops.create_bucket_async)
