@@ -21,7 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+import s3dlio
+from common import (
     OriginalError,
     Row,
     S3Config,
@@ -33,8 +34,6 @@ from common import (  # noqa: E402
     save_results,
     time_best,
 )
-
-import s3dlio  # noqa: E402
 
 KiB, MiB = 1024, 1024 * 1024
 IN_FLIGHT = 32
@@ -133,7 +132,9 @@ def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, repeat: int) -
     with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
         boto = time_best(
             lambda: list(
-                pool.map(lambda i: client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload), range(num))
+                pool.map(
+                    lambda i: client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload), range(num)
+                )
             ),
             repeat=repeat,
         )
@@ -158,7 +159,9 @@ def bench_s3_list(cfg: S3Config, bucket: str, num: int, repeat: int) -> Row:
     s3dlio.put_many([(f"{prefix}k_{i:06d}", b"x") for i in range(num)], max_in_flight=64)
     ours = time_best(lambda: s3dlio.list(prefix), repeat=repeat, warmup=1)
     store = cfg.obstore(bucket)
-    raw = time_best(lambda: [m for batch in obstore.list(store, "list", chunk_size=1000) for m in batch], repeat=repeat)
+    raw = time_best(
+        lambda: [m for batch in obstore.list(store, "list", chunk_size=1000) for m in batch], repeat=repeat
+    )
     original = original_rate("list", cfg, key="objects_per_s", uri=prefix, repeat=repeat)
     s3dlio.delete(prefix, recursive=True)
     return Row(
@@ -186,7 +189,9 @@ def bench_file_get(directory: Path, label: str, size: int, num: int, repeat: int
     ours = time_best(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT), repeat=repeat, warmup=1)
     with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
         plain = time_best(lambda: list(pool.map(plain_read, [u[7:] for u in uris])), repeat=repeat, warmup=1)
-    original = original_rate("file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT, repeat=repeat, warmup=1)
+    original = original_rate(
+        "file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT, repeat=repeat, warmup=1
+    )
     return Row(
         f"file:// GET {num} x {label}",
         ours=ours.mb_per_s(total),
@@ -197,7 +202,9 @@ def bench_file_get(directory: Path, label: str, size: int, num: int, repeat: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_s3_args(parser)
     parser.add_argument("--quick", action="store_true", help="fewer objects and repeats")
     parser.add_argument("--skip-s3", action="store_true")

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 
 from ..ops import open_writer_async, put_bytes_async, resolve, run_bounded
+from ..stores.local import LocalStore, run_io, translate_os_error
 from ..uri import parse_uri
 from .generator import new_seed
 from .objects import STREAMABLE_TYPES, make_object, object_chunks, validate_put_args
@@ -61,6 +62,7 @@ async def put_async(
     call_seed = new_seed() if seed is None else seed
     done_objects = done_bytes = 0
     config_store, _, _ = resolve(uris[0])
+    local = config_store if isinstance(config_store, LocalStore) else None
     stream_above = config_store.config.multipart_threshold
     part_size = config_store.config.part_size
 
@@ -80,6 +82,9 @@ async def put_async(
             async with open_writer_async(uri) as writer:
                 while chunk := await asyncio.to_thread(next, chunks, b""):
                     await writer.write(chunk)
+        elif local is not None:
+            # Local files: generate and write in one hop to the I/O pool.
+            await run_io(_generate_and_write, local, uris[index], generate, index)
         else:
             await put_bytes_async(uri, await asyncio.to_thread(generate, index))
         done_objects += 1
@@ -89,3 +94,12 @@ async def put_async(
 
     await run_bounded(range(num), write_one, max_in_flight)
     return uris
+
+
+def _generate_and_write(store: LocalStore, uri: str, generate: Callable[[int], bytes], index: int) -> None:
+    data = generate(index)
+    key = uri.split(":///", 1)[1]
+    try:
+        store._put_file(store.path(key), memoryview(data))
+    except OSError as exc:
+        raise translate_os_error(exc, uri, "put") from exc

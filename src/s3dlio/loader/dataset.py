@@ -1,0 +1,329 @@
+"""Datasets: an indexable list of objects (from a prefix or a list of URIs) or of in-memory items.
+
+A :class:`PyDataset` is listed once, at creation: its objects are sorted by URI and their
+sizes (from the listing) are kept, so that large objects can be read as parallel ranges and
+adaptive tuning can look at the sizes. Items are fetched on demand: ``ds[i]`` (blocking) or
+``await ds.get_async(i)``.
+
+Creating a dataset from a prefix with no objects raises :class:`EmptyDatasetError` (a
+``ValueError``) naming the URI: "no objects under ...". A URI that names one object rather
+than a directory gives a dataset of that one object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from .. import _sync
+from ..config import get_config
+from ..errors import IntegrityError, InvalidUriError, NotFoundError, S3dlioError
+from ..ops import list_async, stat_async
+from ..stores import Store
+from ..stores import open_store as _open_store
+from ..stores.base import split_ranges
+from ..uri import parse_uri
+from .options import LoaderOptions
+
+__all__ = [
+    "BaseDataset",
+    "EmptyDatasetError",
+    "Fetcher",
+    "PyDataset",
+    "PyVecDataset",
+    "create_dataset",
+    "create_dataset_async",
+]
+
+Request = Callable[[], Coroutine[Any, Any, bytes]]
+"""One GET (a whole object or one range); a dataset item is one or more of them, joined in order."""
+
+
+class EmptyDatasetError(S3dlioError, ValueError):
+    """A dataset was created from a prefix (or a list) with no objects."""
+
+
+class Fetcher:
+    """Turns an object into its GET requests under one ``part_size`` and ``max_concurrency``.
+
+    The store is opened with a configuration derived from the active one:
+    ``part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency``.
+    An object whose size is known and larger than ``part_size`` becomes
+    ``ceil(size / part_size)`` ranged GETs (each counted separately by the loader's
+    ``max_concurrency`` window). An object of unknown size is one whole-object GET; the store
+    itself then splits it into ``part_size`` ranges above ``part_size`` (the derived
+    ``range_get_threshold``).
+    """
+
+    def __init__(self, part_size: int, max_concurrency: int) -> None:
+        self.part_size = part_size
+        self.config = get_config().replace(
+            part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency
+        )
+
+    def store(self, uri: str) -> tuple[Store, str]:
+        parsed = parse_uri(uri)
+        return _open_store(parsed, self.config), parsed.key
+
+    def requests(self, uri: str, size: int | None) -> builtins.list[Request]:
+        store, key = self.store(uri)
+        if size is None or size <= self.part_size:
+            return [partial(store.get, key)]
+        return [
+            partial(_get_range, store, key, uri, start, end)
+            for start, end in split_ranges(0, size, self.part_size)
+        ]
+
+
+async def _get_range(store: Store, key: str, uri: str, start: int, end: int) -> bytes:
+    data = await store.get_range(key, start, end)
+    if len(data) != end - start:
+        raise IntegrityError(
+            f"{uri} changed since it was listed: bytes [{start}, {end}) gave {len(data)} bytes", uri
+        )
+    return data
+
+
+def join_parts(parts: Sequence[bytes], uri: str | None, size: int | None) -> bytes:
+    """Join the parts of one object, checking the total against the listed size."""
+    if len(parts) == 1:
+        return parts[0]
+    data = b"".join(parts)
+    if size is not None and len(data) != size:
+        raise IntegrityError(f"{uri} changed since it was listed: {len(data)} bytes, listed {size}", uri)
+    return data
+
+
+async def _run_requests(requests: Sequence[Request], concurrency: int) -> builtins.list[bytes]:
+    if len(requests) == 1:
+        return [await requests[0]()]
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(request: Request) -> bytes:
+        async with semaphore:
+            return await request()
+
+    return builtins.list(await asyncio.gather(*(one(r) for r in requests)))
+
+
+class BaseDataset:
+    """What a loader needs from a dataset: its length, sizes, options and requests per item."""
+
+    def __init__(self, options: LoaderOptions) -> None:
+        self._options = options
+
+    @property
+    def options(self) -> LoaderOptions:
+        """The loader options given at creation (used by ``create_async_loader_from_dataset``)."""
+        return self._options
+
+    @property
+    def sizes(self) -> builtins.list[int | None]:
+        """Size of each item in bytes, or None where unknown."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def uri_of(self, index: int) -> str | None:
+        """The URI of item ``index`` (None for in-memory items)."""
+        return None
+
+    def size_of(self, index: int) -> int | None:
+        """The size of item ``index`` in bytes (None when unknown)."""
+        raise NotImplementedError
+
+    def requests(self, index: int, fetcher: Fetcher) -> builtins.list[Request]:
+        """The GET requests whose results, joined in order, are item ``index``."""
+        raise NotImplementedError
+
+    def _index(self, index: object) -> int:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"dataset indices must be integers, got {type(index).__name__}")
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"dataset index out of range (length {n})")
+        return index
+
+    async def get_async(self, index: int) -> bytes:
+        """Item ``index`` as bytes (negative indices count from the end)."""
+        i = self._index(index)
+        opts = self._options
+        fetcher = Fetcher(opts.part_size, opts.max_concurrency)
+        parts = await _run_requests(self.requests(i, fetcher), opts.max_concurrency)
+        return join_parts(parts, self.uri_of(i), self.size_of(i))
+
+    def __getitem__(self, index: int) -> bytes:
+        """Item ``index`` as bytes (blocking; runs on s3dlio's background event loop)."""
+        i = self._index(index)
+        return _sync.run(self.get_async(i))
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Every item in index order, one at a time (use a loader for concurrency)."""
+        for i in range(len(self)):
+            yield self[i]
+
+
+class PyDataset(BaseDataset):
+    """Objects in storage, addressed by index. Build it with :func:`create_dataset`."""
+
+    def __init__(
+        self,
+        uris: Sequence[str],
+        sizes: Sequence[int | None] | None = None,
+        options: LoaderOptions | Mapping[str, Any] | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        super().__init__(LoaderOptions.from_dict(options))
+        self._uris = builtins.list(uris)
+        self._sizes: builtins.list[int | None] = (
+            [None] * len(self._uris) if sizes is None else builtins.list(sizes)
+        )
+        if len(self._sizes) != len(self._uris):
+            raise ValueError(f"got {len(self._uris)} URIs but {len(self._sizes)} sizes")
+        self._keys = [parse_uri(u).key for u in self._uris]
+        self.source = source
+        """The prefix this dataset was listed from (None for a list of URIs)."""
+
+    # The lists below are the dataset's own (no copy per access): treat them as read-only.
+    @property
+    def uris(self) -> builtins.list[str]:
+        """Full URI of each object, in index order (read-only)."""
+        return self._uris
+
+    @property
+    def keys(self) -> builtins.list[str]:
+        """Key of each object within its bucket (for file:// the absolute path without '/')."""
+        return self._keys
+
+    @property
+    def sizes(self) -> builtins.list[int | None]:
+        """Listed size of each object (None for a dataset built from a list of URIs)."""
+        return self._sizes
+
+    def size_of(self, index: int) -> int | None:
+        return self._sizes[index]
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+    def uri_of(self, index: int) -> str:
+        return self._uris[index]
+
+    def requests(self, index: int, fetcher: Fetcher) -> builtins.list[Request]:
+        return fetcher.requests(self._uris[index], self._sizes[index])
+
+    def __repr__(self) -> str:
+        where = self.source if self.source is not None else f"{len(self)} URIs"
+        return f"PyDataset({where!r}, len={len(self)})"
+
+
+class PyVecDataset(BaseDataset):
+    """An in-memory dataset of byte strings, usable with the same loaders."""
+
+    def __init__(
+        self, items: Sequence[Any], options: LoaderOptions | Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(LoaderOptions.from_dict(options))
+        if isinstance(items, str | bytes | bytearray | memoryview):
+            raise TypeError("PyVecDataset takes a list of bytes objects, not a single one")
+        converted: builtins.list[bytes] = []
+        for item in items:
+            if isinstance(item, bytes):
+                converted.append(item)
+            elif isinstance(item, str) or item is None:
+                raise TypeError(f"PyVecDataset items must be bytes-like, got {type(item).__name__}")
+            else:
+                try:
+                    converted.append(bytes(memoryview(item)))
+                except TypeError:
+                    raise TypeError(
+                        f"PyVecDataset items must be bytes-like, got {type(item).__name__}"
+                    ) from None
+        self._items = converted
+
+    @property
+    def sizes(self) -> builtins.list[int | None]:
+        return [len(item) for item in self._items]
+
+    def size_of(self, index: int) -> int | None:
+        return len(self._items[index])
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def requests(self, index: int, fetcher: Fetcher) -> builtins.list[Request]:
+        return [partial(_ready, self._items[index])]
+
+    def __getitem__(self, index: int) -> bytes:
+        return self._items[self._index(index)]
+
+    def __repr__(self) -> str:
+        return f"PyVecDataset(len={len(self)})"
+
+
+async def _ready(item: bytes) -> bytes:
+    return item
+
+
+def _check_object_uri(uri: object) -> str:
+    parsed = parse_uri(uri)
+    assert isinstance(uri, str)
+    if not parsed.key or parsed.key.endswith("/"):
+        raise InvalidUriError(f"{uri!r} names a bucket or directory, not an object", uri)
+    return uri
+
+
+async def create_dataset_async(
+    uri: str | Sequence[str], opts: LoaderOptions | Mapping[str, Any] | None = None
+) -> PyDataset:
+    """Async twin of :func:`create_dataset`."""
+    options = LoaderOptions.from_dict(opts)
+    if isinstance(uri, str):
+        parse_uri(uri)
+        listing = [item for item in await list_async(uri) if not item.get("is_prefix")]
+        if not listing:
+            single = await _single_object(uri)
+            if single is None:
+                raise EmptyDatasetError(f"no objects under {uri}", uri)
+            listing = [single]
+        listing.sort(key=lambda item: item["uri"])
+        return PyDataset(
+            [item["uri"] for item in listing], [int(item["size"]) for item in listing], options, source=uri
+        )
+    if isinstance(uri, bytes) or not isinstance(uri, Sequence | Iterator):
+        raise TypeError(f"uri must be a prefix URI string or a list of URIs, got {type(uri).__name__}")
+    uris = [_check_object_uri(u) for u in uri]
+    if not uris:
+        raise EmptyDatasetError("no objects: the list of URIs is empty", None)
+    return PyDataset(uris, None, options)
+
+
+async def _single_object(uri: str) -> dict[str, Any] | None:
+    """The object ``uri`` itself, when the "prefix" names one object."""
+    parsed = parse_uri(uri)
+    if not parsed.key or parsed.key.endswith("/"):
+        return None
+    try:
+        return await stat_async(uri)
+    except NotFoundError:
+        return None
+
+
+def create_dataset(
+    uri: str | Sequence[str], opts: LoaderOptions | Mapping[str, Any] | None = None
+) -> PyDataset:
+    """A dataset of the objects under the prefix ``uri``, or of the given list of URIs.
+
+    A prefix is listed once (recursively) and sorted by URI; the listed sizes are kept. A list
+    of URIs is taken as given, in its order (sizes unknown). ``opts`` are loader options
+    (validated now) that a loader built with ``create_async_loader_from_dataset`` uses.
+    An empty prefix raises :class:`EmptyDatasetError` ("no objects under <uri>").
+    """
+    return _sync.run(create_dataset_async(uri, opts))
