@@ -156,12 +156,18 @@ async def get_range_async(uri: str, offset: int, length: int | None = None) -> b
 async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[bytes]:
     """Read many objects concurrently; results are in the order of ``uris``."""
     check_max_in_flight(max_in_flight)
-    targets = []
+    groups: list[tuple[Store, list[str]]] = []
     for uri in _check_uris(uris):
         store, key, _ = resolve(uri)
         _require_key(uri, key)
-        targets.append((store, key))
-    return await run_bounded(targets, lambda t: t[0].get(t[1]), max_in_flight)
+        if groups and groups[-1][0] is store and len(groups[-1][1]) < store.batch_reads:
+            groups[-1][1].append(key)
+        else:
+            groups.append((store, [key]))
+    if len(groups) < max_in_flight and len(groups) < len(uris) // 2:  # too few groups: no batching
+        groups = [(store, [key]) for store, keys in groups for key in keys]
+    results = await run_bounded(groups, lambda group: group[0].get_batch(group[1]), max_in_flight)
+    return [data for batch in results for data in batch]
 
 
 async def stat_async(uri: str) -> dict[str, Any]:

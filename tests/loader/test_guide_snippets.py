@@ -9,12 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import s3dlio as _s3dlio
-import s3dlio.loader
-
-# The guide calls these as ``s3dlio.create_async_loader`` etc.; they are re-exported from the
-# package root (falling back to s3dlio.loader where the root does not re-export them yet).
-s3dlio = _s3dlio if hasattr(_s3dlio, "create_async_loader") else _s3dlio.loader
+import s3dlio
 
 
 @pytest.fixture

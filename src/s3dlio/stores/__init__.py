@@ -32,19 +32,19 @@ _CLASSES: dict[str, type[Store]] = {
     "file": LocalStore,
     "direct": DirectStore,
 }
-_cache: dict[tuple[str, str, Config], Store] = {}
+_cache: dict[tuple[str, str, int], Store] = {}
 _cache_lock = threading.Lock()
 
 
 def open_store(parsed: ParsedUri, config: Config | None = None) -> Store:
     """The (cached) store for ``parsed``'s scheme and bucket under ``config``."""
     config = config or get_config()
-    cache_key = (parsed.scheme, parsed.bucket, config)
+    cache_key = (parsed.scheme, parsed.bucket, id(config))  # get_config() reuses its object
     store = _cache.get(cache_key)
-    if store is None:
+    if store is None or store.config is not config:
         with _cache_lock:
             store = _cache.get(cache_key)
-            if store is None:
+            if store is None or store.config is not config:
                 if len(_cache) >= 256:
                     _cache.clear()
                 store = _CLASSES[parsed.scheme](parsed.bucket, config)

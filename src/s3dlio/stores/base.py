@@ -122,6 +122,13 @@ class Store(ABC):
         raise NotImplementedError(f"{self.scheme}:// has no buckets to delete")
 
     # --- generic algorithms ----------------------------------------------------------------
+    batch_reads: ClassVar[int] = 1
+    """How many whole-object reads :meth:`get_batch` serves per call (more where that is cheaper)."""
+
+    async def get_batch(self, keys: Sequence[str]) -> builtins.list[bytes]:
+        """Several whole objects, in order."""
+        return [await self.get(key) for key in keys]
+
     async def get_ranges(
         self, key: str, ranges: Sequence[tuple[int, int]], concurrency: int
     ) -> builtins.list[bytes]:
