@@ -47,7 +47,7 @@ def _load() -> ModuleType:
             return _module
         if _load_error is not None:
             raise _fork_error(_load_error)
-        import obstore._obstore as original  # noqa: PLC0415  (imported lazily on purpose)
+        import obstore._obstore as original
 
         if not _inherited_runtime:
             _module = original

@@ -11,8 +11,8 @@ from types import TracebackType
 from typing import Any
 
 from . import ops
-from .datagen.put import put_async
 from ._sync import run, sync_twin
+from .datagen.put import put_async
 
 __all__ = [
     "ObjectWriter",

@@ -7,6 +7,7 @@ and share these signatures and semantics on every backend.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -95,9 +96,7 @@ def as_buffer(data: object, uri: str) -> memoryview:
     return view
 
 
-async def run_bounded(
-    items: Sequence[T], worker: Callable[[T], Awaitable[R]], max_in_flight: int
-) -> list[R]:
+async def run_bounded(items: Sequence[T], worker: Callable[[T], Awaitable[R]], max_in_flight: int) -> list[R]:
     """Apply ``worker`` to every item with at most ``max_in_flight`` running; results in order.
 
     The first failure cancels the rest and is raised.
@@ -157,7 +156,8 @@ async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[b
     """Read many objects concurrently; results are in the order of ``uris``."""
     check_max_in_flight(max_in_flight)
     groups: list[tuple[Store, list[str]]] = []
-    for uri in _check_uris(uris):
+    uris = _check_uris(uris)
+    for uri in uris:
         store, key, _ = resolve(uri)
         _require_key(uri, key)
         if groups and groups[-1][0] is store and len(groups[-1][1]) < store.batch_reads:
@@ -344,10 +344,8 @@ async def delete_async(uri: str, recursive: bool = False) -> int:
 
 def _remove_empty_dirs(root: str) -> None:
     for directory, _, _ in sorted(os.walk(root, topdown=False), key=lambda w: -len(w[0])):
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(directory)
-        except OSError:
-            pass
 
 
 async def create_bucket_async(uri: str) -> None:

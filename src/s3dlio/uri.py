@@ -59,9 +59,7 @@ def parse_uri(uri: object, *, allow_empty_key: bool = True) -> ParsedUri:
         )
     scheme, sep, rest = uri.partition("://")
     if not sep:
-        raise InvalidUriError(
-            f"{uri!r} has no scheme; use s3://, az://, gs://, file:// or direct://", uri
-        )
+        raise InvalidUriError(f"{uri!r} has no scheme; use s3://, az://, gs://, file:// or direct://", uri)
     scheme = _ALIASES.get(scheme.lower(), scheme.lower())
     if scheme not in SCHEMES:
         raise InvalidUriError(
@@ -69,9 +67,7 @@ def parse_uri(uri: object, *, allow_empty_key: bool = True) -> ParsedUri:
         )
     if scheme in ("file", "direct"):
         if not rest.startswith("/"):
-            raise InvalidUriError(
-                f"{uri!r} must give an absolute path, as in '{scheme}:///tmp/data'", uri
-            )
+            raise InvalidUriError(f"{uri!r} must give an absolute path, as in '{scheme}:///tmp/data'", uri)
         key = rest.lstrip("/")
         return ParsedUri(scheme, "", key)
     bucket, _, key = rest.partition("/")

@@ -91,7 +91,13 @@ def test_environment_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     "settings",
-    [{"no_such_setting": 1}, {"part_size": 1024}, {"stall_timeout": 0}, {"max_retries": -1}, {"part_size": "8M"}],
+    [
+        {"no_such_setting": 1},
+        {"part_size": 1024},
+        {"stall_timeout": 0},
+        {"max_retries": -1},
+        {"part_size": "8M"},
+    ],
 )
 def test_bad_settings(settings: dict[str, object]) -> None:
     with pytest.raises(s3dlio.ConfigError):

@@ -42,7 +42,9 @@ def test_tree_is_drawn_in_the_module_docstring() -> None:
 def test_obstore_errors_are_translated() -> None:
     from s3dlio.stores.network import translate_error
 
-    denied = translate_error(Exception("Server returned 403 Forbidden: SignatureDoesNotMatch"), "s3://b/k", "get")
+    denied = translate_error(
+        Exception("Server returned 403 Forbidden: SignatureDoesNotMatch"), "s3://b/k", "get"
+    )
     assert isinstance(denied, s3dlio.AccessDeniedError)
     missing = translate_error(FileNotFoundError("Object at location k not found"), "s3://b/k", "get")
     assert isinstance(missing, s3dlio.NotFoundError)

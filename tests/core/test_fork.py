@@ -67,7 +67,9 @@ def test_fork_after_direct_obstore_use(prefix: str) -> None:
     import obstore
 
     store, key = store_for(prefix + "2")
-    raw = obstore.store.S3Store(store.bucket, config={**_raw_config(store.config)}, client_options={"allow_http": True})
+    raw = obstore.store.S3Store(
+        store.bucket, config={**_raw_config(store.config)}, client_options={"allow_http": True}
+    )
     assert bytes(obstore.get(raw, key).bytes()) == b"object 2"
     assert _run_forked(_read_in_child, [prefix + "2"]) == [b"object 2"]
 

@@ -48,7 +48,9 @@ def bucket_request(store: NetworkStore, action: Literal["create", "delete"]) -> 
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")
         if exc.code in (401, 403):
-            raise AccessDeniedError(f"cannot {action} bucket {uri}: access denied: {body[:200]}", uri) from exc
+            raise AccessDeniedError(
+                f"cannot {action} bucket {uri}: access denied: {body[:200]}", uri
+            ) from exc
         if exc.code == 409 and action == "create":
             raise AlreadyExistsError(f"cannot create bucket {uri}: it already exists", uri) from exc
         if exc.code == 404:

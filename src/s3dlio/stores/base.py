@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -106,10 +107,8 @@ class Store(ABC):
 
         async def one(key: str) -> None:
             async with semaphore:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     await self.delete(key)
-                except FileNotFoundError:
-                    pass
 
         await asyncio.gather(*(one(k) for k in keys))
 

@@ -9,6 +9,7 @@ and are renamed into place, so a reader never sees half a file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import threading
@@ -144,7 +145,10 @@ class LocalStore(Store):
     async def get_batch(self, keys: Sequence[str]) -> list[bytes]:
         """Small files are read several per thread-pool job, which halves the per-file overhead."""
         found = await run_io(self._read_several, keys)
-        return [item if isinstance(item, bytes) else await self.get(key) for key, item in zip(keys, found)]
+        return [
+            item if isinstance(item, bytes) else await self.get(key)
+            for key, item in zip(keys, found, strict=False)
+        ]
 
     def _stat(self, path: str) -> ObjectInfo:
         st = os.stat(path)
@@ -261,10 +265,8 @@ def _walk_dir(directory: str, recursive: bool) -> Iterator[ObjectInfo]:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 class _LocalWriter(AsyncObjectWriter):

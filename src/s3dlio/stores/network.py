@@ -196,7 +196,9 @@ class NetworkStore(Store):
         prefix = prefix.strip("/")
         if not recursive:
             result = await self._call("list", prefix, "list_with_delimiter_async", prefix or None)
-            entries = [ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]]
+            entries = [
+                ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]
+            ]
             entries += [_info(meta) for meta in result["objects"]]
             for entry in sorted(entries, key=lambda e: e.key):
                 yield entry
@@ -381,7 +383,9 @@ class _NetworkWriter(AsyncObjectWriter):
         if not put.done():
             put.cancel()
             await self._upload  # raises the upload's error
-            raise StorageError(f"upload of {self._store.uri(self._key)} ended early", self._store.uri(self._key))
+            raise StorageError(
+                f"upload of {self._store.uri(self._key)} ended early", self._store.uri(self._key)
+            )
 
     async def close(self) -> None:
         if self._closed:
