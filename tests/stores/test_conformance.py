@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,6 +258,25 @@ class TestS3(Conformance):
         assert time.monotonic() - started < 10  # no retry loop on 403
         with pytest.raises(PermissionError):
             s3dlio.exists(root + "secret")  # never hidden as False
+
+    def test_failed_multipart_upload_leaves_no_orphaned_parts(self, root: str, s3_server: Any) -> None:
+        import boto3
+
+        key = s3dlio.parse_uri(root + "orphan.bin")
+        with pytest.raises(RuntimeError), s3dlio.open_writer(root + "orphan.bin") as writer:
+            for _ in range(4):
+                writer.write(payload(6 * MiB))  # 24 MiB: parts are uploaded already
+            raise RuntimeError("killed mid-upload")
+        client = boto3.client(
+            "s3",
+            endpoint_url=s3_server.endpoint,
+            aws_access_key_id=s3_server.access_key,
+            aws_secret_access_key=s3_server.secret_key,
+            region_name=s3_server.region,
+        )
+        uploads = client.list_multipart_uploads(Bucket=key.bucket, Prefix=key.key).get("Uploads", [])
+        assert uploads == []
+        assert not s3dlio.exists(root + "orphan.bin")
 
     def test_missing_bucket(self, s3_env: None) -> None:
         with pytest.raises(s3dlio.BucketNotFoundError) as info:
