@@ -26,6 +26,18 @@ from .blocking import (
     stat,
     upload,
 )
+from .checkpoint import (
+    CheckpointInfo,
+    CheckpointReader,
+    CheckpointStore,
+    CheckpointWriter,
+    EntryNotFoundError,
+    create_checkpoint_reader,
+    create_checkpoint_reader_async,
+    create_checkpoint_writer,
+    torch_load,
+    torch_save,
+)
 from .config import Config, configure, get_config, reset_config
 from .datagen import DataGenerator, generate_data
 from .datagen.put import put_async
@@ -84,11 +96,16 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncWriter",
     "BucketNotFoundError",
+    "CheckpointInfo",
+    "CheckpointReader",
+    "CheckpointStore",
+    "CheckpointWriter",
     "Config",
     "ConfigError",
     "DataGenerator",
     "DirectIOFallbackWarning",
     "EmptyDatasetError",
+    "EntryNotFoundError",
     "ForkSafetyError",
     "IntegrityError",
     "InvalidUriError",
@@ -109,6 +126,9 @@ __all__ = [
     "create_async_loader_from_dataset",
     "create_bucket",
     "create_bucket_async",
+    "create_checkpoint_reader",
+    "create_checkpoint_reader_async",
+    "create_checkpoint_writer",
     "create_dataset",
     "create_dataset_async",
     "delete",
@@ -145,6 +165,8 @@ __all__ = [
     "reset_config",
     "stat",
     "stat_async",
+    "torch_load",
+    "torch_save",
     "upload",
     "upload_async",
 ]
