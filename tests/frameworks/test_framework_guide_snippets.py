@@ -9,8 +9,7 @@ replaces ``s3://bucket/`` with a fresh bucket. The helpers the snippets call (``
 from __future__ import annotations
 
 import io
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -169,37 +168,32 @@ FEATURES_SHAPE = (3, 5)
 
 
 @pytest.fixture(scope="module")
-def guide_bucket(s3_server: Any) -> Iterator[str]:
+def guide_bucket(server_bucket: str) -> str:
     """A bucket laid out like the guide's examples, filled with s3dlio.put()."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in s3_server.env().items():
-            patch.setenv(key, value)
-        bucket = f"guide-{uuid.uuid4().hex[:12]}"
-        s3dlio.create_bucket(f"s3://{bucket}")
-        s3dlio.put(
-            prefix=f"s3://{bucket}/training/",
-            num=TRAIN_OBJECTS,
-            template="sample_{:06d}.npz",
-            object_type="npz",
-            size=NPZ_SIZE,
-        )
-        s3dlio.put(
-            prefix=f"s3://{bucket}/data/",
-            num=DATA_OBJECTS,
-            template="data_{:03d}.npz",
-            object_type="npz",
-            size=NPZ_SIZE,
-        )
-        # The TensorFlow snippet reads an array named 'features' (the guide's "Local File
-        # Testing" way of making such files: numpy.savez, then upload).
-        items = []
-        for i in range(TF_OBJECTS):
-            buf = io.BytesIO()
-            np.savez(buf, features=np.full(FEATURES_SHAPE, i, dtype=np.float32))
-            items.append((f"s3://{bucket}/tfrecords/train_{i:05d}.npz", buf.getvalue()))
-        s3dlio.put_many(items)
-        yield bucket
-    s3_server.delete_bucket(bucket, force=True)
+    bucket = server_bucket
+    s3dlio.put(
+        prefix=f"s3://{bucket}/training/",
+        num=TRAIN_OBJECTS,
+        template="sample_{:06d}.npz",
+        object_type="npz",
+        size=NPZ_SIZE,
+    )
+    s3dlio.put(
+        prefix=f"s3://{bucket}/data/",
+        num=DATA_OBJECTS,
+        template="data_{:03d}.npz",
+        object_type="npz",
+        size=NPZ_SIZE,
+    )
+    # The TensorFlow snippet reads an array named 'features' (the guide's "Local File
+    # Testing" way of making such files: numpy.savez, then upload).
+    items = []
+    for i in range(TF_OBJECTS):
+        buf = io.BytesIO()
+        np.savez(buf, features=np.full(FEATURES_SHAPE, i, dtype=np.float32))
+        items.append((f"s3://{bucket}/tfrecords/train_{i:05d}.npz", buf.getvalue()))
+    s3dlio.put_many(items)
+    return bucket
 
 
 def run_guide_snippet(code: str, bucket: str, **helpers: Callable[..., Any]) -> None:

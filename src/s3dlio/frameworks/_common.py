@@ -1,39 +1,42 @@
 """Framework-neutral pieces shared by the PyTorch, TensorFlow and JAX adapters.
 
 Nothing here imports a framework. It resolves a prefix or URI list into a compact, picklable key
-list, carries ``configure()`` overrides into spawned workers, fetches objects concurrently in a
-fixed order, and wraps failures of user callbacks so they name the object.
+list and this process's shard of it, keeps the resumable position within an epoch, carries
+``configure()`` overrides into spawned workers, fetches objects concurrently in a fixed order, and
+wraps failures of user callbacks so they name the object.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar, overload
-
-import numpy as np
 
 from .. import ops
 from .._sync import submit
 from ..config import Config, configure, get_config
 from ..errors import S3dlioError
 from ..loader.dataset import create_dataset
+from ..loader.decoders import decode_npz, decode_tfrecord
+from ..loader.sampler import ShardedSampler
 
 __all__ = [
+    "STATE_VERSION",
     "ConfigCarrier",
-    "decode_npz",
-    "decode_tfrecord",
+    "ResumablePosition",
     "TransformError",
     "UriList",
     "apply_transform",
     "check_positive",
     "check_shard",
+    "decode_npz",
+    "decode_tfrecord",
     "fetch_in_order",
     "resolve_uris",
+    "shard_objects",
 ]
 
 T = TypeVar("T")
@@ -144,36 +147,10 @@ class ConfigCarrier:
         self._applied_pid = -1
 
 
-# --- decoders ------------------------------------------------------------------------------------
-def decode_npz(data: bytes) -> dict[str, np.ndarray]:
-    """``{array name: array}`` of an ``.npz`` object (the loader's decoder)."""
-    try:
-        from ..loader.decoders import decode_npz as loader_decode
-    except ImportError:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    return dict(loader_decode(data))
-
-
-def decode_tfrecord(data: bytes) -> list[bytes]:
-    """The serialized records of a TFRecord object, CRCs checked."""
-    try:
-        from ..loader.decoders import decode_tfrecord as loader_decode
-    except ImportError:
-        from ..datagen.formats import iter_tfrecords
-
-        return [bytes(record) for record in iter_tfrecords(data)]
-    return list(loader_decode(data))
-
-
 # --- argument checks ----------------------------------------------------------------------------
 def check_positive(name: str, value: object) -> int:
     """A positive integer argument, or ``ValueError``/``TypeError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return value
+    return ops.check_max_in_flight(value, name)
 
 
 def check_shard(rank: object, world_size: object) -> tuple[int, int]:
@@ -187,6 +164,117 @@ def check_shard(rank: object, world_size: object) -> tuple[int, int]:
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size): got rank={rank} with world_size={world_size}")
     return rank, world_size
+
+
+# --- this process's shard, and its position within an epoch -----------------------------------
+STATE_VERSION = 1
+
+
+def shard_objects(
+    uris_or_prefix: str | Iterable[str],
+    *,
+    shuffle: bool,
+    seed: int | None,
+    drop_last: bool,
+    epoch: int,
+    rank: int | None,
+    world_size: int | None,
+    default_shard: Callable[[], tuple[int, int]] | None = None,
+    draw_seed: Callable[[int], int] | None = None,
+    peers: str = "rank",
+) -> tuple[UriList, ShardedSampler]:
+    """The objects of a dataset (:func:`resolve_uris`) and the sampler of this process's shard.
+
+    A missing ``rank`` or ``world_size`` comes from ``default_shard()`` (the framework's view of
+    the job; ``(0, 1)`` without one) and is checked with :func:`check_shard`. Every process must
+    shuffle with the same seed: without an explicit one, a shuffled order over several processes
+    takes ``draw_seed(world_size)`` (for example broadcast from rank 0), or, without that hook,
+    raises ``ValueError`` saying every one of the ``peers`` must draw the same order. Both checks
+    run before the prefix is listed.
+    """
+    if rank is None or world_size is None:
+        default_rank, default_world_size = default_shard() if default_shard is not None else (0, 1)
+        rank = default_rank if rank is None else rank
+        world_size = default_world_size if world_size is None else world_size
+    rank, world_size = check_shard(rank, world_size)
+    if shuffle and seed is None and world_size > 1:
+        if draw_seed is None:
+            raise ValueError(
+                f"shuffle=True with world_size={world_size} needs an explicit seed so every {peers} "
+                "draws the same order"
+            )
+        seed = draw_seed(world_size)
+    uris = resolve_uris(uris_or_prefix)
+    sampler = ShardedSampler(
+        len(uris),
+        shuffle=shuffle,
+        seed=seed,
+        epoch=epoch,
+        rank=rank,
+        world_size=world_size,
+        drop_last=drop_last,
+    )
+    return uris, sampler
+
+
+class ResumablePosition:
+    """A shard's sampler plus how many of its samples this epoch has consumed, saved as a dict.
+
+    ``owner`` (the adapter's class name) and ``there_are`` (how a mismatch error refers to the
+    current objects) only shape the error messages of :meth:`load_state_dict`.
+    """
+
+    __slots__ = ("_consumed", "_resume_from", "num_objects", "owner", "sampler", "there_are")
+
+    def __init__(
+        self, sampler: ShardedSampler, num_objects: int, *, owner: str, there_are: str = "there are"
+    ) -> None:
+        self.sampler = sampler
+        self.num_objects = num_objects
+        self.owner = owner
+        self.there_are = there_are
+        self._consumed = 0
+        self._resume_from = 0
+
+    def advance(self, count: int = 1) -> None:
+        """Count ``count`` more samples as consumed."""
+        self._consumed += count
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch on the sampler and start it from its beginning."""
+        self.sampler.set_epoch(epoch)
+        self._consumed = self._resume_from = 0
+
+    def start(self) -> list[int]:
+        """Begin an iteration: this epoch's indices from the resume point (then cleared) on."""
+        start = self._resume_from
+        self._resume_from = 0
+        self._consumed = start
+        return self.sampler.indices()[start:]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's state plus the samples consumed in this epoch."""
+        return {
+            "version": STATE_VERSION,
+            "sampler": self.sampler.state_dict(),
+            "consumed": self._consumed,
+            "num_objects": self.num_objects,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the next :meth:`start` skips the consumed samples."""
+        if not isinstance(state, Mapping) or "sampler" not in state or "consumed" not in state:
+            raise ValueError(f"state must be a dict returned by {self.owner}.state_dict()")
+        if state.get("num_objects", self.num_objects) != self.num_objects:
+            raise ValueError(
+                f"state was saved for {state['num_objects']} objects but {self.there_are} {self.num_objects}"
+            )
+        consumed = state["consumed"]
+        total = len(self.sampler)
+        if isinstance(consumed, bool) or not isinstance(consumed, int) or not 0 <= consumed <= total:
+            raise ValueError(f"state 'consumed' must be an integer in [0, {total}], got {consumed!r}")
+        self.sampler.load_state_dict(dict(state["sampler"]))
+        self._consumed = self._resume_from = consumed
 
 
 # --- fetching ----------------------------------------------------------------------------------

@@ -20,22 +20,19 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..loader.sampler import ShardedSampler
 from ._common import (
+    ResumablePosition,
     TransformError,
-    UriList,
     apply_transform,
     check_positive,
-    check_shard,
     decode_npz,
     fetch_in_order,
-    resolve_uris,
+    shard_objects,
 )
 
 __all__ = ["JaxBatches", "TransformError", "stack_samples"]
 
 Decode = Callable[[bytes], Any]
-_STATE_VERSION = 1
 
 
 def _decode_bytes(data: bytes) -> np.ndarray:
@@ -115,29 +112,21 @@ class JaxBatches:
             self._decode = decode
         else:
             raise TypeError(f"decode must be 'npz', 'bytes' or a callable, got {decode!r}")
-        rank = jax.process_index() if rank is None else rank
-        world_size = jax.process_count() if world_size is None else world_size
-        rank, world_size = check_shard(rank, world_size)
-        if shuffle and seed is None and world_size > 1:
-            raise ValueError(
-                f"shuffle=True with world_size={world_size} needs an explicit seed so every "
-                "process draws the same order"
-            )
-        self._uris: UriList = resolve_uris(uri)
-        self.drop_last = drop_last
-        self.as_jax = as_jax
-        self.device = device
-        self._sampler = ShardedSampler(
-            len(self._uris),
+        self._uris, sampler = shard_objects(
+            uri,
             shuffle=shuffle,
             seed=seed,
+            drop_last=drop_last,
             epoch=epoch,
             rank=rank,
             world_size=world_size,
-            drop_last=drop_last,
+            default_shard=lambda: (jax.process_index(), jax.process_count()),
+            peers="process",
         )
-        self._consumed = 0
-        self._resume_from = 0
+        self._position = ResumablePosition(sampler, len(self._uris), owner="JaxBatches")
+        self.drop_last = drop_last
+        self.as_jax = as_jax
+        self.device = device
 
     @property
     def uris(self) -> Sequence[str]:
@@ -146,27 +135,23 @@ class JaxBatches:
 
     @property
     def epoch(self) -> int:
-        return self._sampler.epoch
+        return self._position.sampler.epoch
 
     @property
     def seed(self) -> int:
-        return self._sampler.seed
+        return self._position.sampler.seed
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (and so the shuffle order); restarts it from its first batch."""
-        self._sampler.set_epoch(epoch)
-        self._consumed = self._resume_from = 0
+        self._position.set_epoch(epoch)
 
     def __len__(self) -> int:
         """Batches per epoch for this process."""
-        n = len(self._sampler)
+        n = len(self._position.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        start = self._resume_from
-        self._resume_from = 0
-        self._consumed = start
-        order = [self._uris[i] for i in self._sampler.indices()[start:]]
+        order = [self._uris[i] for i in self._position.start()]
         return self._batches(order)
 
     def _batches(self, order: list[str]) -> Iterator[Any]:
@@ -181,29 +166,13 @@ class JaxBatches:
 
     def _emit(self, samples: list[Any]) -> Any:
         batch = stack_samples(samples)
-        self._consumed += len(samples)
+        self._position.advance(len(samples))
         return jax.device_put(batch, self.device) if self.as_jax else batch
 
     def state_dict(self) -> dict[str, Any]:
         """The position in the current epoch, for resuming mid-epoch."""
-        return {
-            "version": _STATE_VERSION,
-            "sampler": self._sampler.state_dict(),
-            "consumed": self._consumed,
-            "num_objects": len(self._uris),
-        }
+        return self._position.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the next iteration continues after the saved batch."""
-        if not isinstance(state, Mapping) or "sampler" not in state or "consumed" not in state:
-            raise ValueError("state must be a dict returned by JaxBatches.state_dict()")
-        if state.get("num_objects", len(self._uris)) != len(self._uris):
-            raise ValueError(
-                f"state was saved for {state['num_objects']} objects but there are {len(self._uris)}"
-            )
-        consumed = state["consumed"]
-        total = len(self._sampler)
-        if isinstance(consumed, bool) or not isinstance(consumed, int) or not 0 <= consumed <= total:
-            raise ValueError(f"state 'consumed' must be an integer in [0, {total}], got {consumed!r}")
-        self._sampler.load_state_dict(dict(state["sampler"]))
-        self._consumed = self._resume_from = consumed
+        self._position.load_state_dict(state)

@@ -19,16 +19,14 @@ import numpy as np
 import tensorflow as tf
 
 from ..blocking import get
-from ..loader.sampler import ShardedSampler
 from ._common import (
     TransformError,
     apply_transform,
     check_positive,
-    check_shard,
     decode_npz,
     decode_tfrecord,
     fetch_in_order,
-    resolve_uris,
+    shard_objects,
 )
 
 __all__ = ["TransformError", "make_tf_dataset", "npz_decoder", "tfrecord_records"]
@@ -88,22 +86,15 @@ def make_tf_dataset(
         epoch: the epoch of the first pass.
         max_in_flight: objects fetched ahead concurrently.
     """
-    rank, world_size = check_shard(rank, world_size)
     check_positive("max_in_flight", max_in_flight)
-    if shuffle and seed is None and world_size > 1:
-        raise ValueError(
-            f"shuffle=True with world_size={world_size} needs an explicit seed so every rank "
-            "draws the same order"
-        )
-    uris = resolve_uris(uri_or_uris)
-    sampler = ShardedSampler(
-        len(uris),
+    uris, sampler = shard_objects(
+        uri_or_uris,
         shuffle=shuffle,
         seed=seed,
+        drop_last=drop_last,
         epoch=epoch,
         rank=rank,
         world_size=world_size,
-        drop_last=drop_last,
     )
     flatten = decode == "tfrecord"
     if decode is None or flatten:

@@ -29,14 +29,15 @@ from ..blocking import get, get_many
 from ..loader.sampler import ShardedSampler, split_for_worker
 from ._common import (
     ConfigCarrier,
+    ResumablePosition,
     TransformError,
     UriList,
     apply_transform,
     check_positive,
-    check_shard,
     decode_npz,
     fetch_in_order,
     resolve_uris,
+    shard_objects,
 )
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 Transform = Callable[[bytes], Any]
-_STATE_VERSION = 1
 
 
 # --- decoders ----------------------------------------------------------------------------------
@@ -133,19 +133,13 @@ def _dist() -> Any:
     return None
 
 
-def _resolve_shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    dist = _dist() if rank is None or world_size is None else None
-    if rank is None:
-        rank = dist.get_rank() if dist is not None else 0
-    if world_size is None:
-        world_size = dist.get_world_size() if dist is not None else 1
-    return check_shard(rank, world_size)
+def _default_shard() -> tuple[int, int]:
+    dist = _dist()
+    return (dist.get_rank(), dist.get_world_size()) if dist is not None else (0, 1)
 
 
-def _shared_seed(seed: int | None, shuffle: bool, world_size: int) -> int | None:
-    """Every rank must shuffle with the same seed; draw one on rank 0 and share it if needed."""
-    if seed is not None or not shuffle or world_size == 1:
-        return seed
+def _shared_seed(world_size: int) -> int:
+    """Every rank must shuffle with the same seed; draw one on rank 0 and share it."""
     dist = _dist()
     if dist is None or dist.get_world_size() != world_size:
         raise ValueError(
@@ -262,24 +256,25 @@ class S3IterableDataset(IterableDataset[Any]):
         batch_size: int | None = None,
         collate_fn: Callable[[list[Any]], Any] | None = None,
     ) -> None:
-        rank, world_size = _resolve_shard(rank, world_size)
-        self._uris: UriList = resolve_uris(uris_or_prefix)
         self.transform = transform
         self.max_in_flight = check_positive("max_in_flight", max_in_flight)
         self.batch_size = None if batch_size is None else check_positive("batch_size", batch_size)
         self.collate_fn = collate_fn
-        self._sampler = ShardedSampler(
-            len(self._uris),
+        self._uris, sampler = shard_objects(
+            uris_or_prefix,
             shuffle=shuffle,
-            seed=_shared_seed(seed, shuffle, world_size),
+            seed=seed,
+            drop_last=drop_last,
             epoch=epoch,
             rank=rank,
             world_size=world_size,
-            drop_last=drop_last,
+            default_shard=_default_shard,
+            draw_seed=_shared_seed,
+        )
+        self._position = ResumablePosition(
+            sampler, len(self._uris), owner="S3IterableDataset", there_are="this dataset has"
         )
         self._config = ConfigCarrier()
-        self._consumed = 0
-        self._resume_from = 0
 
     # -- settings ---------------------------------------------------------------------------
     @property
@@ -290,38 +285,36 @@ class S3IterableDataset(IterableDataset[Any]):
     @property
     def sampler(self) -> ShardedSampler:
         """The sampler that orders and shards the objects."""
-        return self._sampler
+        return self._position.sampler
 
     @property
     def epoch(self) -> int:
-        return self._sampler.epoch
+        return self.sampler.epoch
 
     @property
     def seed(self) -> int:
-        return self._sampler.seed
+        return self.sampler.seed
 
     @property
     def rank(self) -> int:
-        return self._sampler.rank
+        return self.sampler.rank
 
     @property
     def world_size(self) -> int:
-        return self._sampler.world_size
+        return self.sampler.world_size
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch (and so the shuffle order); starts the epoch from its beginning."""
-        self._sampler.set_epoch(epoch)
-        self._consumed = 0
-        self._resume_from = 0
+        self._position.set_epoch(epoch)
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch, or batches when ``batch_size`` is set (1 worker)."""
-        n = len(self._sampler)
+        n = len(self.sampler)
         return n if self.batch_size is None else -(-n // self.batch_size)
 
     # -- iteration --------------------------------------------------------------------------
     def _order(self) -> list[str]:
-        order = self._sampler.indices()[self._resume_from :]
+        order = self._position.start()
         info = get_worker_info()
         if info is not None:
             order = split_for_worker(order, info.id, info.num_workers)
@@ -330,15 +323,13 @@ class S3IterableDataset(IterableDataset[Any]):
     def __iter__(self) -> Iterator[Any]:
         self._config.ensure()
         uris = self._order()
-        self._consumed = self._resume_from
-        self._resume_from = 0
         samples = self._samples(uris)
         return samples if self.batch_size is None else self._batches(samples)
 
     def _samples(self, uris: list[str]) -> Iterator[Any]:
         for uri, data in fetch_in_order(uris, self.max_in_flight):
             sample = apply_transform(self.transform, data, uri)
-            self._consumed += 1
+            self._position.advance()
             yield sample
 
     def _batches(self, samples: Iterator[Any]) -> Iterator[Any]:
@@ -363,31 +354,14 @@ class S3IterableDataset(IterableDataset[Any]):
         DataLoader workers, iteration happens in the worker processes and this process cannot
         see their progress; the state then restarts the epoch.
         """
-        return {
-            "version": _STATE_VERSION,
-            "sampler": self._sampler.state_dict(),
-            "consumed": self._consumed,
-            "num_objects": len(self._uris),
-        }
+        return self._position.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the next iteration skips the consumed samples."""
-        if not isinstance(state, Mapping) or "sampler" not in state or "consumed" not in state:
-            raise ValueError("state must be a dict returned by S3IterableDataset.state_dict()")
-        if state.get("num_objects", len(self._uris)) != len(self._uris):
-            raise ValueError(
-                f"state was saved for {state['num_objects']} objects but this dataset has {len(self._uris)}"
-            )
-        consumed = state["consumed"]
-        total = len(self._sampler)
-        if isinstance(consumed, bool) or not isinstance(consumed, int) or not 0 <= consumed <= total:
-            raise ValueError(f"state 'consumed' must be an integer in [0, {total}], got {consumed!r}")
-        self._sampler.load_state_dict(dict(state["sampler"]))
-        self._consumed = consumed
-        self._resume_from = consumed
+        self._position.load_state_dict(state)
 
     def __repr__(self) -> str:
         return (
             f"S3IterableDataset({self._uris!r}, rank={self.rank}, world_size={self.world_size}, "
-            f"epoch={self.epoch}, shuffle={self._sampler.shuffle})"
+            f"epoch={self.epoch}, shuffle={self.sampler.shuffle})"
         )
