@@ -27,6 +27,18 @@ tfrecord
 
 Labels are pseudo-random class ids in ``[0, NUM_CLASSES)`` derived from ``(seed, index)``.
 A file smaller than its format's overhead gets an empty payload and is larger than ``size``.
+
+Speed
+-----
+Files are built in place, in one pass, straight into the final buffer (``build_bytes`` for
+``bytes``; ``put()`` reuses one buffer per worker): whatever does not depend on the object (zip
+headers and central directory, npy header, HDF5 metadata, TFRecord framing of each record size)
+is computed once per size and copied; the payload is rendered into its place from the stream,
+and checksums run over it in place, while it is still in cache (zip CRC-32 with libdeflate where
+available, else zlib; CRC-32C through the crc32c library google-crc32c ships, see ``_crc``).
+The npz is byte for byte what ``zipfile`` writes (zipfile still writes members that need zip64
+records, above ~2 GB); the HDF5 file is byte for byte what h5py writes: its metadata is taken
+from a template h5py writes once per size, checked once against a second h5py file.
 """
 
 from __future__ import annotations
@@ -36,16 +48,28 @@ import itertools
 import math
 import struct
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import google_crc32c
 import h5py
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import IntegrityError
-from .generator import BLOCK_SIZE, DataGenerator, U8Array, check_int, new_seed, scratch
+from ._crc import crc32, crc32c_at
+from .generator import (
+    BLOCK_SIZE,
+    DataGenerator,
+    U8Array,
+    build_bytes,
+    check_int,
+    draw_words,
+    new_seed,
+    scratch,
+)
 
 __all__ = [
     "ALIGN_MIN_SIZE",
@@ -82,9 +106,27 @@ class TFRecordError(IntegrityError, ValueError):
     """
 
 
+_LABEL_BLOCK = 512  # objects whose labels are drawn (and cached) together, at most ...
+_LABEL_BLOCK_WORDS = 1 << 16  # ... and at most this many labels per block (128 KiB cached)
+
+
 def _labels(seed: int, index: int, count: int) -> list[int]:
-    rng = np.random.Generator(np.random.PCG64DXSM(np.random.SeedSequence([seed, index, _LABEL_TAG])))
-    return [int(v) for v in rng.integers(0, NUM_CLASSES, count)]
+    """``count`` class ids for object ``index``: draws ``index * count ..`` of a label stream.
+
+    The stream is PCG64DXSM seeded with ``seed + (_LABEL_TAG << 64)``, independent of the payload
+    streams (whose keys are below 2**64). Labels are drawn for up to ``_LABEL_BLOCK`` consecutive
+    objects at once and cached, so a ``put()`` call pays one draw per block, not one per object.
+    """
+    per_block = max(1, min(_LABEL_BLOCK, _LABEL_BLOCK_WORDS // max(count, 1)))
+    block, offset = divmod(index, per_block)
+    labels = _label_block(seed, count, per_block, block)
+    return labels[offset * count : (offset + 1) * count].tolist()  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=32)
+def _label_block(seed: int, count: int, per_block: int, block: int) -> npt.NDArray[np.uint16]:
+    words = draw_words(seed + (_LABEL_TAG << 64), block * per_block * count, per_block * count)
+    return (words % NUM_CLASSES).astype(np.uint16)
 
 
 def _stream(span: int, seed: int, index: int, num: int, dedup: int, compress: int) -> DataGenerator:
@@ -230,6 +272,113 @@ def _zip_info(name: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
+_ZIP64_LIMIT = (1 << 31) - 1  # zipfile's threshold; a member above it / 1.05 needs zip64 records
+_ZIP_VERSION = 20  # "version needed to extract" / "made by" that zipfile writes for stored members
+_ZIP_DOSDATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, time 00:00:00 (zipfile's date_time above)
+_CHUNK = 256 << 10  # payload generated (and checksummed while still in cache) this much at a time
+
+
+class _NpzPlan:
+    """Everything about an npz of one size except the label and the payload bytes.
+
+    The file is what ``zipfile`` writes for two stored members (checked byte for byte in the
+    tests): local header + ``label.npy``, local header + ``data.npy`` (npy header, payload), the
+    central directory and the end record. Per object only the label's 8 bytes, the payload and
+    four CRC fields change, so the head and tail are built once per size and copied.
+    """
+
+    def __init__(self, size: int) -> None:
+        header_len, length, offset = _npz_layout(size)
+        self.length = length
+        self.offset = offset
+        label = _npy_label(0)
+        npy_header = _npy_header(length, header_len)
+        data_size = header_len + length
+        names = (_NPZ_LABEL_NAME.encode(), _NPZ_DATA_NAME.encode())
+        sizes = (len(label), data_size)
+        local: list[bytes] = []
+        central: list[bytes] = []
+        position = 0
+        self.crc_fields: list[tuple[int, int]] = []  # (member, file offset of its CRC field)
+        for member, (name, member_size) in enumerate(zip(names, sizes, strict=True)):
+            # fields: signature, version needed, flags, method, time, date, CRC (patched per
+            # object), sizes, name length, extra length [central: + comment length, disk, attributes,
+            # offset of the local header]
+            local_header = struct.pack(
+                "<4s2B4HL2L2H", b"PK\x03\x04", _ZIP_VERSION, 0, 0, 0, 0, _ZIP_DOSDATE,
+                0, member_size, member_size, len(name), 0,
+            )  # fmt: skip
+            local.append(local_header + name)
+            self.crc_fields.append((member, position + 14))
+            central_header = struct.pack(
+                "<4s4B4HL2L5H2L", b"PK\x01\x02", _ZIP_VERSION, 3, _ZIP_VERSION, 0, 0, 0, 0,
+                _ZIP_DOSDATE, 0, member_size, member_size, len(name), 0, 0, 0, 0, 0o644 << 16,
+                position,
+            )  # fmt: skip
+            central.append(central_header + name)
+            position += len(local[-1]) + member_size
+        directory = b"".join(central)
+        end_record = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 2, 2, len(directory), position, 0)
+        self.head = local[0] + label + local[1] + npy_header
+        self.label_at = len(local[0]) + len(label) - 8  # the label's int64 value
+        self.label_npy_head = label[:-8]
+        self.data_crc_start = zlib.crc32(npy_header)
+        self.tail_at = offset + length
+        self.crc_fields += [(0, self.tail_at + 16), (1, self.tail_at + len(central[0]) + 16)]
+        self.tail = directory + end_record
+        self.total = self.tail_at + len(self.tail)
+        self.fits = data_size * 1.05 <= _ZIP64_LIMIT
+        assert len(self.head) == offset
+
+    def render(self, out: U8Array, gen: DataGenerator, label: int) -> None:
+        """Write the whole npz into ``out`` (``len(out) == self.total``)."""
+        view = memoryview(out)  # type: ignore[arg-type]
+        try:
+            view[: self.offset] = self.head
+            label_bytes = struct.pack("<q", label)
+            view[self.label_at : self.label_at + 8] = label_bytes
+            crc = self.data_crc_start
+            for start in range(self.offset, self.tail_at, _CHUNK):
+                chunk = out[start : min(self.tail_at, start + _CHUNK)]
+                gen.render(start, chunk)
+                crc = crc32(chunk, crc)  # while the chunk is still in cache
+            crcs = (zlib.crc32(label_bytes, zlib.crc32(self.label_npy_head)), crc)
+            view[self.tail_at :] = self.tail
+            for member, field in self.crc_fields:
+                struct.pack_into("<L", view, field, crcs[member])
+        finally:
+            view.release()
+
+
+@lru_cache(maxsize=64)
+def _npz_plan(size: int) -> _NpzPlan:
+    return _NpzPlan(size)
+
+
+Pending = tuple[int, Callable[[U8Array], object]]
+"""``(length, fill)``: an object of ``length`` bytes that ``fill(out)`` writes into a uint8 array."""
+
+
+def finish(job: bytes | Pending) -> bytes:
+    """The ``bytes`` of a built object or of a ``Pending`` one (written in place, no copy)."""
+    if isinstance(job, bytes):
+        return job
+    return build_bytes(*job)
+
+
+def npz_job(
+    size: int, *, seed: int, index: int = 0, num: int = 1, dedup: int = 1, compress: int = 1
+) -> bytes | Pending:
+    """``make_npz`` as a ``Pending`` job (or the finished bytes where zipfile must write zip64)."""
+    size, seed, index, num = _check_common(size, seed, index, num)
+    plan = _npz_plan(size)
+    label = _labels(seed, index, 1)[0]
+    if not plan.fits:
+        return _make_npz_zipfile(size, seed, index, num, dedup, compress, label)
+    gen = _stream(plan.tail_at, seed, index, num, dedup, compress)
+    return plan.total, lambda out: plan.render(out, gen, label)
+
+
 def make_npz(
     size: int,
     *,
@@ -243,9 +392,16 @@ def make_npz(
 
     ``numpy.load(io.BytesIO(result))["data"]`` is uint8 of shape ``(payload_size("npz", size),)``.
     """
-    size, seed, index, num = _check_common(size, seed, index, num)
+    seed = new_seed() if seed is None else seed
+    return finish(npz_job(size, seed=seed, index=index, num=num, dedup=dedup, compress=compress))
+
+
+def _make_npz_zipfile(
+    size: int, seed: int, index: int, num: int, dedup: int, compress: int, label: int
+) -> bytes:
+    """The same file written by ``zipfile`` (used where zip64 records are needed)."""
     header_len, length, offset = _npz_layout(size)
-    label = _npy_label(_labels(seed, index, 1)[0])
+    label_npy = _npy_label(label)
     gen = _stream(offset + length, seed, index, num, dedup, compress)
     buf = scratch.acquire(length)
     try:
@@ -253,7 +409,7 @@ def make_npz(
         gen.render(offset, payload)
         with _MemFile(size + 4096) as out:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.writestr(_zip_info(_NPZ_LABEL_NAME, len(label)), label)
+                zf.writestr(_zip_info(_NPZ_LABEL_NAME, len(label_npy)), label_npy)
                 with zf.open(_zip_info(_NPZ_DATA_NAME, header_len + length), "w") as member:
                     member.write(_npy_header(length, header_len))
                     member.write(payload.data)
@@ -267,6 +423,14 @@ def make_npz(
 
 def _hdf5_image(length: int, label: int, aligned: bool, payload: U8Array | None) -> tuple[bytes, int]:
     """The file image and the file offset of ``data``'s first byte."""
+    image, data_at, _ = _hdf5_image_offsets(length, label, aligned, payload)
+    return image, data_at
+
+
+def _hdf5_image_offsets(
+    length: int, label: int, aligned: bool, payload: U8Array | None
+) -> tuple[bytes, int, int]:
+    """The file image written by h5py and the file offsets of ``data`` and of ``label``."""
     kwargs: dict[str, int] = {}
     if aligned:
         kwargs = {"alignment_threshold": BLOCK_SIZE, "alignment_interval": BLOCK_SIZE}
@@ -275,9 +439,10 @@ def _hdf5_image(length: int, label: int, aligned: bool, payload: U8Array | None)
             data = f.create_dataset("data", shape=(length,), dtype=np.uint8, track_times=False)
             if payload is not None and length:
                 data.write_direct(payload)
-            f.create_dataset("label", data=np.array([label], dtype="<i8"), track_times=False)
-            offset = data.id.get_offset()
-        return out.getvalue(), -1 if offset is None else offset
+            labels = f.create_dataset("label", data=np.array([label], dtype="<i8"), track_times=False)
+            offsets = data.id.get_offset(), labels.id.get_offset()
+        data_at, label_at = (-1 if at is None else at for at in offsets)
+        return out.getvalue(), data_at, label_at
 
 
 @lru_cache(maxsize=4)
@@ -286,6 +451,68 @@ def _hdf5_layout(aligned: bool) -> tuple[int, int]:
     probe = 2 * BLOCK_SIZE
     image, offset = _hdf5_image(probe, 0, aligned, np.zeros(probe, np.uint8))
     return len(image) - probe, offset
+
+
+class _Hdf5Plan:
+    """An HDF5 file of one size as a template: h5py's metadata around the payload, built once.
+
+    With ``track_times=False`` the file h5py writes depends only on the sizes, the payload and
+    the label, which sit at fixed offsets, so each object is the template's head and tail, the
+    payload rendered in between and the label's 8 bytes. Building the template also checks that
+    claim once, against a file h5py writes with another label and payload (``ok``); where it does
+    not hold (another libhdf5), objects are written by h5py one by one, as before.
+    """
+
+    def __init__(self, size: int) -> None:
+        aligned = size >= ALIGN_MIN_SIZE
+        self.length = length = payload_size("hdf5", size)
+        self.stream_at = _hdf5_layout(aligned)[1] if length else 0  # payload's place in the stream
+        image, data_at, self.label_at = _hdf5_image_offsets(length, 0, aligned, np.zeros(length, np.uint8))
+        self.data_at = data_at if length else len(image)
+        self.head = image[: self.data_at]
+        self.tail = image[self.data_at + length :]
+        self.total = len(image)
+        probe_payload = np.full(length, 0x5A, np.uint8)
+        probe = _hdf5_image_offsets(length, 999, aligned, probe_payload)[0]
+        expected = np.empty(self.total, np.uint8)
+        self._fill(expected, probe_payload, 999)
+        self.ok = self.label_at >= 0 and (data_at >= 0 or not length) and expected.tobytes() == probe
+
+    def _fill(self, out: U8Array, payload: U8Array | DataGenerator, label: int) -> None:
+        view = memoryview(out)  # type: ignore[arg-type]
+        try:
+            end = self.data_at + self.length
+            view[: self.data_at] = self.head
+            if isinstance(payload, DataGenerator):
+                for start in range(self.data_at, end, _CHUNK):
+                    chunk = out[start : min(end, start + _CHUNK)]
+                    payload.render(self.stream_at + start - self.data_at, chunk)
+            else:
+                out[self.data_at : end] = payload
+            view[end:] = self.tail
+            struct.pack_into("<q", view, self.label_at, label)
+        finally:
+            view.release()
+
+
+@lru_cache(maxsize=16)
+def _hdf5_plan(size: int) -> _Hdf5Plan:
+    return _Hdf5Plan(size)
+
+
+def hdf5_job(
+    size: int, *, seed: int, index: int = 0, num: int = 1, dedup: int = 1, compress: int = 1
+) -> bytes | Pending:
+    """``make_hdf5`` as a ``Pending`` job (or the finished bytes where the template does not apply)."""
+    size, seed, index, num = _check_common(size, seed, index, num)
+    plan = _hdf5_plan(size)
+    label = _labels(seed, index, 1)[0]
+    gen = _stream(plan.stream_at + plan.length, seed, index, num, dedup, compress)
+    if not plan.ok:
+        payload = np.empty(plan.length, np.uint8)
+        gen.render(plan.stream_at, payload)
+        return _hdf5_image(plan.length, label, size >= ALIGN_MIN_SIZE, payload)[0]
+    return plan.total, lambda out: plan._fill(out, gen, label)
 
 
 def make_hdf5(
@@ -298,19 +525,8 @@ def make_hdf5(
     compress: int = 1,
 ) -> bytes:
     """Return an HDF5 file of ``size`` bytes with datasets ``data`` (uint8) and ``label`` (int64)."""
-    size, seed, index, num = _check_common(size, seed, index, num)
-    aligned = size >= ALIGN_MIN_SIZE
-    length = payload_size("hdf5", size)
-    label = _labels(seed, index, 1)[0]
-    offset = _hdf5_layout(aligned)[1] if length else 0
-    gen = _stream(offset + length, seed, index, num, dedup, compress)
-    buf = scratch.acquire(length)
-    try:
-        payload = buf[:length]
-        gen.render(offset, payload)
-        return _hdf5_image(length, label, aligned, payload)[0]
-    finally:
-        scratch.release(buf)
+    seed = new_seed() if seed is None else seed
+    return finish(hdf5_job(size, seed=seed, index=index, num=num, dedup=dedup, compress=compress))
 
 
 # ---------------------------------------------------------------------------------- tfrecord
@@ -437,6 +653,72 @@ def frame_record(payload: bytes) -> bytes:
     return b"".join((header, crcs[0], payload, crcs[1]))
 
 
+@lru_cache(maxsize=4096)
+def _record_parts(length: int, label: int) -> tuple[bytes, bytes]:
+    """``(length header + its masked CRC + Example prefix, Example suffix)`` of one record."""
+    prefix, suffix = _example_parts(length, label)
+    header = struct.pack("<Q", len(prefix) + length + len(suffix))
+    return header + struct.pack("<I", masked_crc32c(header)) + prefix, suffix
+
+
+def _fill_tfrecord(out: U8Array, layout: list[tuple[int, int, bytes, bytes]], gen: DataGenerator) -> None:
+    """Write the records of ``layout`` (file offset, data length, head, suffix) into ``out``.
+
+    Record data at file offset ``f`` is stream byte ``f``, so the whole file is rendered from the
+    stream in aligned pieces first and the framing is then written over the bytes between the
+    payloads: no partial 4 KiB blocks to render at the unaligned record boundaries.
+    """
+    view = memoryview(out)  # type: ignore[arg-type]
+    try:
+        for start in range(0, len(out), _CHUNK):
+            gen.render(start, out[start : start + _CHUNK])
+        for pos, length, head, suffix in layout:
+            end = pos + len(head) + length
+            view[pos : pos + len(head)] = head
+            view[end : end + len(suffix)] = suffix
+            crc = crc32c_at(out, pos + 12, end + len(suffix))  # Example = prefix + data + suffix
+            struct.pack_into("<I", view, end + len(suffix), _mask(crc))
+    finally:
+        view.release()
+
+
+@lru_cache(maxsize=64)
+def _tfrecord_shape(size: int, records: int | None) -> tuple[int, int, dict[int, tuple[int, ...]]]:
+    """``(records, stream span, {label varint length: data length of each record})`` for a size."""
+    targets = _tfrecord_plan(size, records)
+    # the file's largest possible size (labels < 16384 have varints of at most 2 bytes)
+    span = sum(max(t, _record_overhead(0, 2)) for t in targets)
+    lengths = {vlen: tuple(_fit(t, vlen) for t in targets) for vlen in (1, 2)}
+    return len(targets), span, lengths
+
+
+def tfrecord_job(
+    size: int,
+    *,
+    seed: int,
+    index: int = 0,
+    num: int = 1,
+    dedup: int = 1,
+    compress: int = 1,
+    records: int | None = None,
+) -> Pending:
+    """``make_tfrecord`` as a ``Pending`` job: its exact length and a function that writes it."""
+    size, seed, index, num = _check_common(size, seed, index, num)
+    if records is not None:
+        records = check_int("records", records, 1)
+    count, span, lengths = _tfrecord_shape(size, records)
+    labels = _labels(seed, index, count)
+    gen = _stream(span, seed, index, num, dedup, compress)
+    layout: list[tuple[int, int, bytes, bytes]] = []
+    pos = 0
+    for k, label in enumerate(labels):
+        length = lengths[1 if label < 128 else 2][k]  # labels are < NUM_CLASSES: 1 or 2 bytes
+        head, suffix = _record_parts(length, label)
+        layout.append((pos, length, head, suffix))
+        pos += len(head) + length + len(suffix) + 4
+    return pos, lambda out: _fill_tfrecord(out, layout, gen)
+
+
 def make_tfrecord(
     size: int,
     *,
@@ -448,27 +730,9 @@ def make_tfrecord(
     records: int | None = None,
 ) -> bytes:
     """Return a TFRecord file of about ``size`` bytes (see the module docstring for the rule)."""
-    size, seed, index, num = _check_common(size, seed, index, num)
-    if records is not None:
-        records = check_int("records", records, 1)
-    targets = _tfrecord_plan(size, records)
-    labels = _labels(seed, index, len(targets))
-    # the file's largest possible size (labels < 16384 have varints of at most 2 bytes)
-    span = sum(max(t, _record_overhead(0, 2)) for t in targets)
-    gen = _stream(span, seed, index, num, dedup, compress)
-    pieces: list[bytes] = []
-    pos = 0
-    for target, label in zip(targets, labels, strict=True):
-        length = _fit(target, _vlen(label))
-        prefix, suffix = _example_parts(length, label)
-        gen.seek(pos + 12 + len(prefix))
-        data = gen.read(length)
-        pos += 16 + len(prefix) + length + len(suffix)
-        header = struct.pack("<Q", len(prefix) + length + len(suffix))
-        crc = google_crc32c.extend(google_crc32c.extend(google_crc32c.value(prefix), data), suffix)
-        pieces += [header, struct.pack("<I", masked_crc32c(header)), prefix, data, suffix]
-        pieces.append(struct.pack("<I", _mask(crc)))
-    return b"".join(pieces)
+    seed = new_seed() if seed is None else seed
+    job = tfrecord_job(size, seed=seed, index=index, num=num, dedup=dedup, compress=compress, records=records)
+    return finish(job)
 
 
 def iter_tfrecords(data: bytes | bytearray | memoryview, *, verify: bool = True) -> Iterator[bytes]:

@@ -3,19 +3,27 @@
 ``make_object(object_type, index, size, seed=..., dedup=..., compress=..., num=...)`` depends
 only on its arguments, so a ``put()`` call draws one seed (``new_seed()``) when the user gives
 none and then builds objects ``0 .. num-1`` on any threads in any order.
+
+``ObjectMaker`` holds what is constant over a call (checked arguments, format headers) and can
+write an object into a caller's buffer (``job``), which is how ``put()`` reuses one buffer per
+worker for local files instead of allocating every object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
-from .formats import make_hdf5, make_npz, make_tfrecord
-from .generator import MAX_COMPRESS, DataGenerator, check_int
+import numpy as np
+
+from .formats import Pending, finish, hdf5_job, npz_job, tfrecord_job
+from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int
 from .templates import validate_template
 
 __all__ = [
     "OBJECT_TYPES",
     "STREAMABLE_TYPES",
+    "ObjectMaker",
     "make_object",
     "object_chunks",
     "validate_put_args",
@@ -50,6 +58,73 @@ def _check_seed(seed: object) -> int:
     return check_int("seed", seed, 0)
 
 
+class ObjectMaker:
+    """Builds the objects of one call: ``ObjectMaker(type, size, seed=...).make(index)``.
+
+    Arguments are checked once, here; ``make`` and ``job`` only check the index. Thread-safe.
+    """
+
+    __slots__ = ("_zeros", "compress", "dedup", "num", "object_type", "seed", "size")
+
+    def __init__(
+        self, object_type: str, size: int, *, seed: int, dedup: int = 1, compress: int = 1, num: int = 1
+    ) -> None:
+        self.object_type = _check_type(object_type)
+        self.seed = _check_seed(seed)
+        self.num = check_int("num", num, 1)
+        self.size = check_int("size", size, 0)
+        self.dedup = check_int("dedup", dedup, 1)
+        self.compress = check_int("compress", compress, 1)
+        if self.compress > MAX_COMPRESS:
+            raise ValueError(f"compress must be <= {MAX_COMPRESS}, got {self.compress}")
+        self._zeros: bytes | None = None
+
+    def _index(self, index: object) -> int:
+        return _check_position(index, self.num)[0]
+
+    def job(self, index: int) -> bytes | Pending:
+        """Object ``index`` as finished bytes or as ``(length, fill)``: ``fill(out)`` writes it
+        into a uint8 array of ``length`` bytes (any buffer, e.g. one reused for every object)."""
+        index = self._index(index)
+        kind, size = self.object_type, self.size
+        args = {"seed": self.seed, "index": index, "num": self.num}
+        args.update(dedup=self.dedup, compress=self.compress)
+        if kind == "random":
+            gen = DataGenerator(size, self.dedup, self.compress, self.seed, index=index, num=self.num)
+            return size, lambda out: gen.render(0, out)
+        if kind == "npz":
+            return npz_job(size, **args)
+        if kind == "tfrecord":
+            return tfrecord_job(size, **args)
+        if kind == "hdf5":
+            return hdf5_job(size, **args)
+        if self._zeros is None:  # zeros: one shared immutable object
+            self._zeros = bytes(size)
+        return self._zeros
+
+    def make(self, index: int) -> bytes:
+        """Object ``index`` as ``bytes`` (generated in place: no intermediate copy)."""
+        if self.object_type == "zeros":
+            self._index(index)
+            return bytes(self.size)
+        return finish(self.job(index))
+
+    def render(self, index: int, out: U8Array) -> int:
+        """Write object ``index`` into the start of ``out`` (uint8, large enough); return its length."""
+        job = self.job(index)
+        if isinstance(job, bytes):
+            out[: len(job)] = np.frombuffer(job, np.uint8)
+            return len(job)
+        length, fill = job
+        fill(out[:length])
+        return length
+
+
+@lru_cache(maxsize=16)
+def _maker(object_type: str, size: int, seed: int, dedup: int, compress: int, num: int) -> ObjectMaker:
+    return ObjectMaker(object_type, size, seed=seed, dedup=dedup, compress=compress, num=num)
+
+
 def make_object(
     object_type: str,
     index: int,
@@ -67,12 +142,12 @@ def make_object(
     object_type = _check_type(object_type)
     seed = _check_seed(seed)
     index, num = _check_position(index, num)
+    size = check_int("size", size, 0)
     if object_type == "zeros":
-        return bytes(check_int("size", size, 0))
-    if object_type == "random":
-        return DataGenerator(size, dedup, compress, seed, index=index, num=num).read()
-    builder = {"npz": make_npz, "hdf5": make_hdf5, "tfrecord": make_tfrecord}[object_type]
-    return builder(size, seed=seed, index=index, num=num, dedup=dedup, compress=compress)
+        return bytes(size)
+    dedup = check_int("dedup", dedup, 1)
+    compress = check_int("compress", compress, 1)
+    return _maker(object_type, size, seed, dedup, compress, num).make(index)
 
 
 def object_chunks(
