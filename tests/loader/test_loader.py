@@ -319,7 +319,7 @@ def test_loader_pickles_with_its_state(tmp_path: Path) -> None:
 
 
 # --- part_size: large objects as parallel ranges ----------------------------------------------
-def test_large_objects_are_read_as_part_size_ranges(tmp_path: Path) -> None:
+def test_large_local_files_are_one_request_read_in_parallel_by_the_store(tmp_path: Path) -> None:
     directory = tmp_path / "big"
     directory.mkdir()
     payloads = []
@@ -332,12 +332,12 @@ def test_large_objects_are_read_as_part_size_ranges(tmp_path: Path) -> None:
     )
     (batch,) = take(loader)
     assert batch == payloads
-    # 12 MiB + 5 -> 3 ranges; exactly 5 MiB -> 1 GET; 100 bytes -> 1 GET
-    assert loader.stats.requests == 5
-    assert loader.stats.peak_in_flight == 5
+    # Local files are one loader request each: the store splits large ones into part_size
+    # reads straight into the result, which avoids joining separately read parts.
+    assert loader.stats.requests == 3
     default = create_async_loader(f"file://{directory}", {"batch_size": 3})
     assert take(default) == [payloads]
-    assert default.stats.requests == 4  # 8 MiB parts: 2 + 1 + 1
+    assert default.stats.requests == 3
     ds = create_dataset(f"file://{directory}", {"part_size": 5 * MiB})
     assert ds[0] == payloads[0]
 
@@ -406,3 +406,17 @@ def test_a_request_cancelled_from_elsewhere_is_an_error_not_a_hang() -> None:
         for batch in create_async_loader_from_dataset(ds):
             got.append(batch)
     assert ids(got) == [[0, 1]]
+
+
+def test_large_s3_objects_are_read_as_part_size_ranges(s3_env: object, unique_bucket: str) -> None:
+    s3dlio.create_bucket(f"s3://{unique_bucket}")
+    prefix = f"s3://{unique_bucket}/big/"
+    payloads = [os.urandom(12 * MiB + 5), os.urandom(5 * MiB), os.urandom(100)]
+    s3dlio.put_many([(f"{prefix}b{i}.bin", data) for i, data in enumerate(payloads)])
+    loader = create_async_loader(prefix, {"batch_size": 3, "part_size": 5 * MiB, "max_concurrency": 8})
+    (batch,) = take(loader)
+    assert batch == payloads
+    # 12 MiB + 5 -> 3 ranges; exactly 5 MiB -> 1 GET; 100 bytes -> 1 GET
+    assert loader.stats.requests == 5
+    assert loader.stats.peak_in_flight == 5
+    s3dlio.delete(prefix, recursive=True)

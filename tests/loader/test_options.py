@@ -12,7 +12,7 @@ import pytest
 import s3dlio
 from conftest import write_objects
 from s3dlio.loader import LoaderOptions, create_async_loader
-from s3dlio.loader.adaptive import PRESETS, classify, preset_for, tune
+from s3dlio.loader.adaptive import PRESETS, Preset, classify, preset_for, tune
 
 MiB = 1024 * 1024
 
@@ -105,8 +105,8 @@ def test_classify_by_median_size() -> None:
     assert classify([2 * MiB, 3 * MiB]) == "medium"
     assert classify([64 * MiB]) == "medium"
     assert classify([65 * MiB, 100 * MiB, 1]) == "large"
-    assert preset_for("auto", [2 << 30])[1].part_size == 32 * MiB
-    assert preset_for("large", [100 * MiB])[1].part_size == 16 * MiB
+    assert preset_for("auto", [2 << 30])[1] == Preset(max_concurrency=4, part_size=32 * MiB)
+    assert preset_for("large", [100 * MiB])[1] == Preset(max_concurrency=8, part_size=16 * MiB)
     assert preset_for("batch")[1].max_concurrency == PRESETS["batch"].max_concurrency
 
 

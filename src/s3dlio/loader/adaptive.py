@@ -7,16 +7,18 @@ workload_type     meant for                   max_concurrency    part_size
 ================  ==========================  =================  ============================
 ``"small"``       objects under 1 MiB         64                 8 MiB (rarely used)
 ``"medium"``      objects of 1-64 MiB         16                 8 MiB
-``"large"``       objects over 64 MiB         32 (about 8        16 MiB; 32 MiB when the
-                                              objects x 4        median object is 1 GiB
-                                              ranges)            or more
+``"large"``       objects over 64 MiB         8 ranges; 4 when   16 MiB; 32 MiB when the
+                                              the median object  median object is 1 GiB
+                                              is 1 GiB or more   or more
 ``"batch"``       many objects, throughput    128                8 MiB
                   over latency
 ``"auto"``        decide from the median object size: under 1 MiB -> small,
                   up to 64 MiB -> medium, above -> large
 ================  ==========================  =================  ============================
 
-``max_concurrency`` counts GET requests (whole objects or ranges) in flight.
+``max_concurrency`` counts GET requests (whole objects or ranges) in flight. The large presets
+keep about 128 MiB in flight: measured here (``bench/bench_adaptive.py``), more bytes in flight
+stop the reuse of freed buffers and the extra page faults cost more than the parallelism gains.
 
 **Explicit options win.** A preset only fills settings the caller did not pass: with
 ``{"max_concurrency": 4, "adaptive": {...}}`` the loader uses 4 requests whatever the
@@ -54,7 +56,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "small": Preset(max_concurrency=64, part_size=8 * MiB),
     "medium": Preset(max_concurrency=16, part_size=8 * MiB),
-    "large": Preset(max_concurrency=32, part_size=16 * MiB),
+    "large": Preset(max_concurrency=8, part_size=16 * MiB),
     "batch": Preset(max_concurrency=128, part_size=8 * MiB),
 }
 
@@ -76,7 +78,8 @@ def preset_for(workload_type: str, sizes: Sequence[int] = ()) -> tuple[str, Pres
     kind = classify(sizes) if workload_type == "auto" else workload_type
     preset = PRESETS[kind]
     if kind == "large" and sizes and statistics.median_low(sizes) >= GiB:
-        preset = Preset(max_concurrency=preset.max_concurrency, part_size=32 * MiB)
+        # Keep ~128 MiB in flight: more bytes in flight stop buffer reuse and cost page faults.
+        preset = Preset(max_concurrency=4, part_size=32 * MiB)
     return kind, preset
 
 

@@ -70,12 +70,20 @@ class Fetcher:
 
     def requests(self, uri: str, size: int | None) -> builtins.list[Request]:
         store, key = self.store(uri)
-        if size is None or size <= self.part_size:
-            return [partial(store.get, key)]
+        if size is None or size <= self.part_size or not store.supports_buckets:
+            # Local files: the store reads large ones in parallel straight into the result.
+            return [partial(_get_whole, store, key, uri, size)]
         return [
             partial(_get_range, store, key, uri, start, end)
             for start, end in split_ranges(0, size, self.part_size)
         ]
+
+
+async def _get_whole(store: Store, key: str, uri: str, size: int | None) -> bytes:
+    data = await store.get(key)
+    if size is not None and len(data) != size:
+        raise IntegrityError(f"{uri} changed since it was listed: {len(data)} bytes, listed {size}", uri)
+    return data
 
 
 async def _get_range(store: Store, key: str, uri: str, start: int, end: int) -> bytes:
