@@ -15,6 +15,7 @@ import concurrent.futures
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from common import (
     run_original,
     s3_from_args,
     save_results,
-    time_best,
 )
 
 KiB, MiB = 1024, 1024 * 1024
@@ -45,6 +45,44 @@ def original_rate(workload: str, cfg: S3Config | None, key: str = "mb_per_s", **
     except OriginalError as exc:
         print(f"  original {workload} failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return None
+
+
+def timed(fn: Callable[[], Any]) -> Callable[[], float]:
+    """A contender that times one call of ``fn``."""
+
+    def run() -> float:
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
+
+    return run
+
+
+def original_seconds(workload: str, cfg: S3Config | None, **options: Any) -> Callable[[], float]:
+    """A contender that runs one timed repeat of the original (after one untimed warm-up)."""
+    return lambda: float(run_original(workload, s3=cfg, repeat=1, warmup=1, **options)["seconds"])
+
+
+def interleaved(rounds: int, contenders: dict[str, Callable[[], float]]) -> dict[str, float | None]:
+    """Best seconds of each contender over ``rounds`` rounds that alternate between them.
+
+    Alternating spreads the shared machine's background noise evenly over the contenders.
+    """
+    best: dict[str, float | None] = dict.fromkeys(contenders)
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            try:
+                seconds = run()
+            except OriginalError as exc:
+                print(f"  {name} failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+                continue
+            current = best[name]
+            best[name] = seconds if current is None else min(current, seconds)
+    return best
+
+
+def rate(amount: float, seconds: float | None) -> float | None:
+    return None if not seconds else amount / seconds
 
 
 def raw_obstore_get(cfg: S3Config, bucket: str, keys: list[str]) -> Callable[[], int]:
@@ -87,24 +125,31 @@ def bench_s3_get(cfg: S3Config, bucket: str, label: str, size: int, num: int, re
     keys = [entry["key"] for entry in s3dlio.list(prefix)]
     total = size * num
     if num <= 4:  # a few huge objects: one at a time, parallelism comes from ranged parts
-        ours = time_best(lambda: [s3dlio.get(u) for u in uris], repeat=repeat, warmup=1)
+        ours = timed(lambda: [s3dlio.get(u) for u in uris])
     else:
-        ours = time_best(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT), repeat=repeat, warmup=1)
-    raw = time_best(raw_obstore_get(cfg, bucket, keys), repeat=repeat, warmup=1)
+        ours = timed(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT))
     client = boto3_client(cfg)
-    with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
-        boto = time_best(
-            lambda: list(pool.map(lambda k: client.get_object(Bucket=bucket, Key=k)["Body"].read(), keys)),
-            repeat=repeat,
-        )
-    original = original_rate("get", cfg, uri=prefix, concurrency=IN_FLIGHT, repeat=repeat, warmup=1)
+    pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
+    ours()  # warm-up
+    best = interleaved(
+        repeat,
+        {
+            "ours": ours,
+            "raw": timed(raw_obstore_get(cfg, bucket, keys)),
+            "boto3": timed(
+                lambda: list(pool.map(lambda k: client.get_object(Bucket=bucket, Key=k)["Body"].read(), keys))
+            ),
+            "original": original_seconds("get", cfg, uri=prefix, concurrency=IN_FLIGHT),
+        },
+    )
+    pool.shutdown()
     s3dlio.delete(prefix, recursive=True)
     return Row(
         f"S3 GET {num} x {label}",
-        ours=ours.mb_per_s(total),
-        original=original,
-        raw=raw.mb_per_s(total),
-        extra={"boto3": boto.mb_per_s(total)},
+        ours=rate(total / 1e6, best["ours"]),
+        original=rate(total / 1e6, best["original"]),
+        raw=rate(total / 1e6, best["raw"]),
+        extra={"boto3": rate(total / 1e6, best["boto3"])},
     )
 
 
@@ -115,7 +160,6 @@ def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, repeat: int) -
     payload = os.urandom(size)
     items = [(f"{prefix}obj_{i:06d}.bin", payload) for i in range(num)]
     total = size * num
-    ours = time_best(lambda: s3dlio.put_many(items, max_in_flight=IN_FLIGHT), repeat=repeat, warmup=1)
     store = cfg.obstore(bucket)
 
     async def raw_put() -> None:
@@ -127,28 +171,39 @@ def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, repeat: int) -
 
         await asyncio.gather(*(one(i) for i in range(num)))
 
-    raw = time_best(lambda: asyncio.run(raw_put()), repeat=repeat, warmup=1)
     client = boto3_client(cfg)
-    with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
-        boto = time_best(
-            lambda: list(
-                pool.map(
-                    lambda i: client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload), range(num)
+    pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
+
+    def boto_put(i: int) -> None:
+        client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload)
+
+    s3dlio.put_many(items, max_in_flight=IN_FLIGHT)  # warm-up
+    best = interleaved(
+        repeat,
+        {
+            "ours": timed(lambda: s3dlio.put_many(items, max_in_flight=IN_FLIGHT)),
+            "raw": timed(lambda: asyncio.run(raw_put())),
+            "boto3": timed(
+                lambda: list(
+                    pool.map(
+                        lambda i: client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload), range(num)
+                    )
                 )
             ),
-            repeat=repeat,
-        )
-    original = original_rate(
-        "put", cfg, uri=f"s3://{bucket}/put-orig/", size=size, num=num, concurrency=IN_FLIGHT, repeat=repeat
+            "original": original_seconds(
+                "put", cfg, uri=f"s3://{bucket}/put-orig/", size=size, num=num, concurrency=IN_FLIGHT
+            ),
+        },
     )
+    pool.shutdown()
     s3dlio.delete(prefix, recursive=True)
     s3dlio.delete(f"s3://{bucket}/put-orig/", recursive=True)
     return Row(
         f"S3 PUT {num} x {size // KiB} KiB",
-        ours=ours.mb_per_s(total),
-        original=original,
-        raw=raw.mb_per_s(total),
-        extra={"boto3": boto.mb_per_s(total)},
+        ours=rate(total / 1e6, best["ours"]),
+        original=rate(total / 1e6, best["original"]),
+        raw=rate(total / 1e6, best["raw"]),
+        extra={"boto3": rate(total / 1e6, best["boto3"])},
     )
 
 
@@ -157,18 +212,24 @@ def bench_s3_list(cfg: S3Config, bucket: str, num: int, repeat: int) -> Row:
 
     prefix = f"s3://{bucket}/list/"
     s3dlio.put_many([(f"{prefix}k_{i:06d}", b"x") for i in range(num)], max_in_flight=64)
-    ours = time_best(lambda: s3dlio.list(prefix), repeat=repeat, warmup=1)
     store = cfg.obstore(bucket)
-    raw = time_best(
-        lambda: [m for batch in obstore.list(store, "list", chunk_size=1000) for m in batch], repeat=repeat
+    s3dlio.list(prefix)  # warm-up
+    best = interleaved(
+        repeat,
+        {
+            "ours": timed(lambda: s3dlio.list(prefix)),
+            "raw": timed(
+                lambda: [m for batch in obstore.list(store, "list", chunk_size=1000) for m in batch]
+            ),
+            "original": original_seconds("list", cfg, uri=prefix),
+        },
     )
-    original = original_rate("list", cfg, key="objects_per_s", uri=prefix, repeat=repeat)
     s3dlio.delete(prefix, recursive=True)
     return Row(
         f"S3 LIST {num} keys",
-        ours=ours.rate(num),
-        original=original,
-        raw=raw.rate(num),
+        ours=rate(num, best["ours"]),
+        original=rate(num, best["original"]),
+        raw=rate(num, best["raw"]),
         unit="keys/s",
     )
 
@@ -186,17 +247,22 @@ def bench_file_get(directory: Path, label: str, size: int, num: int, repeat: int
         with open(path, "rb", buffering=0) as handle:
             return handle.read()
 
-    ours = time_best(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT), repeat=repeat, warmup=1)
-    with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
-        plain = time_best(lambda: list(pool.map(plain_read, [u[7:] for u in uris])), repeat=repeat, warmup=1)
-    original = original_rate(
-        "file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT, repeat=repeat, warmup=1
+    pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
+    s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)  # warm-up (and warm page cache)
+    best = interleaved(
+        repeat,
+        {
+            "ours": timed(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)),
+            "plain": timed(lambda: list(pool.map(plain_read, [u[7:] for u in uris]))),
+            "original": original_seconds("file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT),
+        },
     )
+    pool.shutdown()
     return Row(
         f"file:// GET {num} x {label}",
-        ours=ours.mb_per_s(total),
-        original=original,
-        raw=plain.mb_per_s(total),
+        ours=rate(total / 1e6, best["ours"]),
+        original=rate(total / 1e6, best["original"]),
+        raw=rate(total / 1e6, best["plain"]),
         note="raw = plain threaded reads",
     )
 
@@ -210,7 +276,7 @@ def main() -> None:
     parser.add_argument("--skip-s3", action="store_true")
     parser.add_argument("--json", type=Path, help="also save results as JSON here")
     args = parser.parse_args()
-    repeat = 2 if args.quick else 3
+    repeat = 2 if args.quick else 5
     scale = 4 if args.quick else 1
     ensure_original()
     rows: list[Row] = []

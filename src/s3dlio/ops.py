@@ -157,15 +157,18 @@ async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[b
     check_max_in_flight(max_in_flight)
     groups: list[tuple[Store, list[str]]] = []
     uris = _check_uris(uris)
+
+    def batch_limit(store: Store) -> int:
+        # Batch cheap local reads, but keep at least ~32 jobs so every I/O thread has work.
+        return max(1, min(store.batch_reads, len(uris) // 32))
+
     for uri in uris:
         store, key, _ = resolve(uri)
         _require_key(uri, key)
-        if groups and groups[-1][0] is store and len(groups[-1][1]) < store.batch_reads:
+        if groups and groups[-1][0] is store and len(groups[-1][1]) < batch_limit(store):
             groups[-1][1].append(key)
         else:
             groups.append((store, [key]))
-    if len(groups) < max_in_flight and len(groups) < len(uris) // 2:  # too few groups: no batching
-        groups = [(store, [key]) for store, keys in groups for key in keys]
     results = await run_bounded(groups, lambda group: group[0].get_batch(group[1]), max_in_flight)
     return [data for batch in results for data in batch]
 

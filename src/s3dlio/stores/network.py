@@ -34,7 +34,7 @@ __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
 _SMALL = 1 << 20  # below this, one copy of the whole body is cheaper than streaming
-_CHUNK = 1 << 20
+_CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
 _BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
 _ACCESS_DENIED = (
     "SignatureDoesNotMatch",
