@@ -181,7 +181,7 @@ async def stat_async(uri: str) -> dict[str, Any]:
     content_type = info.content_type
     if content_type is None and parsed.is_local:
         content_type = mimetypes.guess_type(key)[0]
-    return {**_as_dict(info, parsed), "content_type": content_type}
+    return {**_as_dicts([info], parsed.root)[0], "content_type": content_type}
 
 
 async def exists_async(uri: str) -> bool:
@@ -197,15 +197,18 @@ async def exists_async(uri: str) -> bool:
     return True
 
 
-def _as_dict(info: ObjectInfo, parsed: ParsedUri) -> dict[str, Any]:
-    return {
-        "key": info.key,
-        "uri": parsed.with_key(info.key),
-        "size": info.size,
-        "etag": info.etag,
-        "last_modified": info.last_modified,
-        "is_prefix": info.is_prefix,
-    }
+def _as_dicts(page: list[ObjectInfo], root: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": info.key,
+            "uri": root + info.key,
+            "size": info.size,
+            "etag": info.etag,
+            "last_modified": info.last_modified,
+            "is_prefix": info.is_prefix,
+        }
+        for info in page
+    ]
 
 
 async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[dict[str, Any]]:
@@ -215,13 +218,18 @@ async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[dic
     entries with ``is_prefix=True`` and a key ending in ``/``.
     """
     store, key, parsed = resolve(uri)
-    async for info in store.list(key, recursive):
-        yield _as_dict(info, parsed)
+    async for page in store.list_pages(key, recursive):
+        for item in _as_dicts(page, parsed.root):
+            yield item
 
 
 async def list_async(uri: str, recursive: bool = True) -> list[dict[str, Any]]:
     """All objects under the prefix ``uri``; see :func:`iter_list_async`."""
-    return [item async for item in iter_list_async(uri, recursive)]
+    store, key, parsed = resolve(uri)
+    found: list[dict[str, Any]] = []
+    async for page in store.list_pages(key, recursive):
+        found += _as_dicts(page, parsed.root)
+    return found
 
 
 # --- writes ---------------------------------------------------------------------------------

@@ -89,8 +89,17 @@ class Store(ABC):
         """Store ``data`` atomically (multipart above the configured threshold)."""
 
     @abstractmethod
-    def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
-        """Objects under the directory ``prefix`` ('' for all); prefixes too when not recursive."""
+    def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[builtins.list[ObjectInfo]]:
+        """Pages of the objects under the directory ``prefix`` ('' for all), in key order.
+
+        When not recursive, the next level's sub-prefixes appear too (``is_prefix``).
+        """
+
+    async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+        """The objects of :meth:`list_pages`, one at a time."""
+        async for page in self.list_pages(prefix, recursive):
+            for info in page:
+                yield info
 
     @abstractmethod
     async def delete(self, key: str) -> None:

@@ -219,15 +219,14 @@ class LocalStore(Store):
         return _LocalWriter(self, key, fd, temp)
 
     # --- listing and deletes ------------------------------------------------------------------
-    async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
         root = self.path(prefix.rstrip("/"))
         batches = _walk(root, recursive)
         while True:
             batch = await self._io("list", prefix, next, batches, None)
             if batch is None:
                 return
-            for info in batch:
-                yield info
+            yield batch
 
     def _delete(self, path: str) -> None:
         if os.path.isdir(path):

@@ -192,7 +192,7 @@ class NetworkStore(Store):
             max_concurrency=self.config.max_concurrency,
         )
 
-    async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
+    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
         prefix = prefix.strip("/")
         if not recursive:
             result = await self._call("list", prefix, "list_with_delimiter_async", prefix or None)
@@ -200,14 +200,12 @@ class NetworkStore(Store):
                 ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]
             ]
             entries += [_info(meta) for meta in result["objects"]]
-            for entry in sorted(entries, key=lambda e: e.key):
-                yield entry
+            yield sorted(entries, key=lambda e: e.key)
             return
         try:
             stream = native().list(self.native_store, prefix or None, chunk_size=1000)
             async for batch in stream:
-                for meta in batch:
-                    yield _info(meta)
+                yield [_info(meta) for meta in batch]
         except Exception as exc:
             raise translate_error(exc, self.uri(prefix), "list") from exc
 
