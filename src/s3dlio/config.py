@@ -75,6 +75,10 @@ class Config:
     """Downloads larger than this split into parallel ranged GETs of ``part_size``."""
     max_concurrency: int = 16
     """Parts of one large object transferred at once."""
+    fsync: bool = False
+    """Flush local files (file://, direct://) and their directory to the device when written,
+    so that a finished write survives a power loss; off by default (a crash is survived
+    either way, thanks to the atomic rename)."""
     backend: str = "native"
     """Compatibility setting (``S3DLIO_BACKEND``); every value selects the obstore core."""
 
@@ -87,6 +91,8 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.fsync, bool):
+            raise ConfigError(f"fsync must be True or False, got {self.fsync!r}")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
             raise ConfigError(f"max_retries must be an integer, got {self.max_retries!r}")
         if self.max_retries < 0:

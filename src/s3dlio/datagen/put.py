@@ -208,12 +208,10 @@ class _LocalFiles:
         store = self._store
         fd = store._open_write(temp)
         try:
-            try:
-                store._write_file(fd, data)
-            finally:
-                os.close(fd)
-            os.replace(temp, path)
+            store._write_file(fd, data)
         except BaseException:
+            os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
+        store.commit_file(fd, temp, path)

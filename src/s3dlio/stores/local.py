@@ -201,14 +201,35 @@ class LocalStore(Store):
     def _put_file(self, path: str, data: memoryview) -> None:
         fd, temp = self._open_temp(path)
         try:
+            self._write_file(fd, data)
+        except BaseException:
+            os.close(fd)
+            _remove_quietly(temp)
+            raise
+        self.commit_file(fd, temp, path)
+
+    def commit_file(self, fd: int, temp: str, path: str) -> None:
+        """Close a finished temporary file and rename it into place (removing it on failure).
+
+        With ``Config.fsync`` the data is flushed to the device before the rename, and the
+        directory entry after it, so the file survives a power loss, not only a crash.
+        """
+        try:
             try:
-                self._write_file(fd, data)
+                if self.config.fsync:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(temp, path)
         except BaseException:
             _remove_quietly(temp)
             raise
+        if self.config.fsync:
+            directory = os.open(os.path.dirname(path) or "/", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
     async def put(self, key: str, data: memoryview) -> None:
         await self._io("put", key, self._put_file, self.path(key), data)
@@ -310,15 +331,8 @@ class _LocalWriter(AsyncObjectWriter):
             return
         self._closed = True
 
-        def finish() -> None:
-            try:
-                os.close(self._fd)
-                os.replace(self._temp, self._store.path(self._key))
-            except BaseException:
-                _remove_quietly(self._temp)
-                raise
-
-        await self._store._io("close", self._key, finish)
+        store = self._store
+        await store._io("close", self._key, store.commit_file, self._fd, self._temp, store.path(self._key))
 
     async def abort(self) -> None:
         if self._closed:
