@@ -65,6 +65,19 @@ class Conformance:
             expected = data[offset:] if length is None else data[offset : offset + length]
             assert s3dlio.get_range(uri, offset, length) == expected, (offset, length)
 
+    def test_read_into_fills_a_caller_buffer(self, root: str) -> None:
+        from s3dlio._sync import run
+        from s3dlio.stores import store_for
+
+        data = payload(3 * MiB)
+        s3dlio.put_bytes(root + "into.bin", data)
+        store, key = store_for(root + "into.bin")
+        target = np.zeros(MiB + 7, dtype=np.uint8)
+        run(store.read_into(key, 12345, target.data))
+        assert target.tobytes() == data[12345 : 12345 + MiB + 7]
+        with pytest.raises(s3dlio.IntegrityError):
+            run(store.read_into(key, len(data) - 10, np.zeros(100, dtype=np.uint8).data))
+
     def test_range_of_missing_object(self, root: str) -> None:
         with pytest.raises(FileNotFoundError):
             s3dlio.get_range(root + "missing", 0, 10)

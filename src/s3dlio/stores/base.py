@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ..config import Config
+from ..errors import IntegrityError
 
 __all__ = ["AsyncObjectWriter", "ObjectInfo", "Store"]
 
@@ -110,6 +111,17 @@ class Store(ABC):
         """A streaming writer for objects larger than memory."""
 
     # --- optional primitives ---------------------------------------------------------------
+    async def read_into(self, key: str, start: int, view: memoryview) -> None:
+        """Fill ``view`` with the object's bytes from ``start`` (backends copy straight into it).
+
+        Raises :class:`IntegrityError` when the object ends before ``view`` is full.
+        """
+        data = await self.get_range(key, start, start + view.nbytes)
+        if len(data) != view.nbytes:
+            uri = self.uri(key)
+            raise IntegrityError(f"{uri} ended early: {len(data)} of {view.nbytes} bytes at {start}", uri)
+        view[:] = data
+
     async def delete_many(self, keys: Sequence[str]) -> None:
         """Delete existing objects (missing ones are ignored); backends batch where they can."""
         semaphore = asyncio.Semaphore(32)

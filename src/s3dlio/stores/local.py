@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from .._buffers import new_bytes
-from ..errors import AccessDeniedError, NotFoundError, StorageError
+from ..errors import AccessDeniedError, IntegrityError, NotFoundError, S3dlioError, StorageError
 from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
 
 __all__ = ["LocalStore", "TEMP_MARKER", "run_io"]
@@ -53,7 +53,9 @@ async def run_io(function: Callable[..., T], *args: Any) -> T:
 
 
 def translate_os_error(exc: OSError, uri: str, action: str) -> Exception:
-    """Map an ``OSError`` to our tree, naming the URI."""
+    """Map an ``OSError`` to our tree, naming the URI (our own errors pass through)."""
+    if isinstance(exc, S3dlioError):
+        return exc
     if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):
         return NotFoundError(f"cannot {action} {uri}: no such file", uri)
     if isinstance(exc, PermissionError):
@@ -90,6 +92,8 @@ class LocalStore(Store):
     async def _io(self, action: str, key: str, function: Callable[..., T], *args: Any) -> T:
         try:
             return await run_io(function, *args)
+        except S3dlioError:
+            raise
         except OSError as exc:
             raise translate_os_error(exc, self.uri(key), action) from exc
 
@@ -137,6 +141,12 @@ class LocalStore(Store):
         await asyncio.gather(*(one(start, end) for start, end in ranges))
         return builder.result()
 
+    async def read_into(self, key: str, start: int, view: memoryview) -> None:
+        if type(self)._read_at is not LocalStore._read_at:  # O_DIRECT needs aligned buffers
+            await super().read_into(key, start, view)
+            return
+        await self._io("get", key, self._read_into, self.path(key), view, start)
+
     def _read_into(self, path: str, view: memoryview, offset: int) -> None:
         fd = self._open_read(path)
         try:
@@ -144,7 +154,8 @@ class LocalStore(Store):
             while done < view.nbytes:
                 count = os.preadv(fd, [view[done:]], offset + done)
                 if count == 0:
-                    raise StorageError(f"{path} shrank while it was read", self.uri(path.lstrip("/")))
+                    uri = self.uri(path.lstrip("/"))
+                    raise IntegrityError(f"{uri} ended early: {done} of {view.nbytes} bytes at {offset}", uri)
                 done += count
         finally:
             os.close(fd)

@@ -163,6 +163,15 @@ class NetworkStore(Store):
             uri = self.uri(key)
             raise IntegrityError(f"cannot get {uri}: got {position - start} of {end - start} bytes", uri)
 
+    async def read_into(self, key: str, start: int, view: memoryview) -> None:
+        try:
+            result = await native().get_async(
+                self.native_store, key, options={"range": (start, start + view.nbytes)}
+            )
+            await self._drain(key, result, view, 0, view.nbytes)
+        except Exception as exc:
+            raise translate_error(exc, self.uri(key), "get") from exc
+
     async def _fill_ranges(self, key: str, view: memoryview, ranges: list[tuple[int, int]]) -> None:
         semaphore = asyncio.Semaphore(self.config.max_concurrency)
 
