@@ -25,18 +25,27 @@ import numpy as np
 __all__ = ["crc32", "crc32_native", "crc32c_at", "crc32c_native"]
 
 
-def _load_libdeflate() -> Callable[[int, int, int], int] | None:
-    for name in ("libdeflate.so.0", "libdeflate.so", "libdeflate.0.dylib", "libdeflate.dylib"):
+def _load_checked(
+    libraries: list[str], symbol: str, check_value: int
+) -> Callable[[int, int, int], int] | None:
+    """``symbol(crc, address, length)`` from the first library that has it and computes the
+    standard check value over ``b"123456789"``; None if none does."""
+    for library in libraries:
         try:
-            fn = ctypes.CDLL(name).libdeflate_crc32
+            fn = getattr(ctypes.CDLL(library), symbol)
         except (OSError, AttributeError):
             continue
         fn.argtypes = (ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t)
         fn.restype = ctypes.c_uint32
         probe = ctypes.create_string_buffer(b"123456789", 9)
-        if fn(0, ctypes.addressof(probe), 9) == 0xCBF43926:  # the standard check value
-            return fn
+        if fn(0, ctypes.addressof(probe), 9) == check_value:
+            return fn  # type: ignore[no-any-return]
     return None
+
+
+def _load_libdeflate() -> Callable[[int, int, int], int] | None:
+    names = ["libdeflate.so.0", "libdeflate.so", "libdeflate.0.dylib", "libdeflate.dylib"]
+    return _load_checked(names, "libdeflate_crc32", 0xCBF43926)
 
 
 _deflate_crc32 = _load_libdeflate()
@@ -62,17 +71,7 @@ def _load() -> Callable[[int, int, int], int] | None:
         pass
     package = os.path.dirname(os.path.dirname(google_crc32c.__file__))
     candidates += sorted(glob.glob(os.path.join(package, "google_crc32c.libs", "libcrc32c*.so*")))
-    for path in candidates:
-        try:
-            fn = ctypes.CDLL(path).crc32c_extend
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes = (ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t)
-        fn.restype = ctypes.c_uint32
-        probe = ctypes.create_string_buffer(b"123456789", 9)
-        if fn(0, ctypes.addressof(probe), 9) == 0xE3069283:  # the standard check value
-            return fn
-    return None
+    return _load_checked(candidates, "crc32c_extend", 0xE3069283)
 
 
 _extend = _load()
