@@ -112,6 +112,14 @@ def http_request(
         conn.close()
 
 
+def _request_url(endpoint: str, path: str, query: Mapping[str, str] | None) -> str:
+    """``endpoint`` + the percent-encoded ``path`` + the encoded ``query``."""
+    url = endpoint + urllib.parse.quote(path, safe="/-_.~")
+    if query:
+        url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return url
+
+
 def _probe_status(url: str, timeout: float = 2.0) -> int | None:
     """HTTP status of an unauthenticated GET, or None when nothing answers."""
     try:
@@ -455,9 +463,7 @@ class S3Server:
         secret_key: str | None = None,
     ) -> HttpResult:
         """Send a SigV4-signed request; ``path`` is unencoded (``/bucket/key``)."""
-        url = self.endpoint + urllib.parse.quote(path, safe="/-_.~")
-        if query:
-            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+        url = _request_url(self.endpoint, path, query)
         signed = sigv4_headers(
             method,
             url,
@@ -738,9 +744,7 @@ class AzureServer:
         key: str | None = None,
     ) -> HttpResult:
         """Send a Shared-Key-signed request; ``path`` is unencoded (``/container/blob``)."""
-        url = self.endpoint + urllib.parse.quote(path, safe="/-_.~")
-        if query:
-            url += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+        url = _request_url(self.endpoint, path, query)
         signed = azure_shared_key_headers(
             method,
             url,
