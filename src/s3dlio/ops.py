@@ -321,12 +321,14 @@ def open_writer_async(uri: str) -> AsyncWriter:
 
 
 # --- deletes and buckets ----------------------------------------------------------------------
-async def delete_async(uri: str, recursive: bool = False) -> int:
+async def delete_async(uri: str, recursive: bool = False, *, allow_root: bool = False) -> int:
     """Delete one object, or with ``recursive=True`` every object under a prefix.
 
     Returns the number of objects deleted. Deleting a missing object raises
-    :class:`NotFoundError`; a recursive delete needs a non-empty prefix (it never empties a whole
-    bucket or filesystem by accident). Recursive deletes are batched.
+    :class:`NotFoundError`. A recursive delete needs a non-empty prefix, so it never empties a
+    whole bucket by accident: pass ``allow_root=True`` to empty a bucket or container on purpose.
+    A local filesystem root (``file:///``, also reached as ``file:///.``) is always refused.
+    Recursive deletes are batched.
     """
     store, key, parsed = resolve(uri)
     if not recursive:
@@ -334,9 +336,16 @@ async def delete_async(uri: str, recursive: bool = False) -> int:
         await store.delete(key)
         return 1
     if not key.strip("/"):
-        raise ValueError(
-            f"refusing a recursive delete of {uri!r}: the prefix is empty; name a prefix inside it"
-        )
+        if parsed.is_local:
+            raise ValueError(
+                f"refusing a recursive delete of {uri!r}: the prefix is empty, which names the "
+                "whole filesystem; name a directory inside it"
+            )
+        if not allow_root:
+            raise ValueError(
+                f"refusing a recursive delete of {uri!r}: the prefix is empty, which names the "
+                "whole bucket; name a prefix inside it, or pass allow_root=True to empty the bucket"
+            )
     deleted = 0
     batch: list[str] = []
     async for info in store.list(key, True):
@@ -428,6 +437,24 @@ async def upload_async(
     return [dest for _, dest in pairs]
 
 
+def download_target(root: Path, relative: str, uri: str) -> Path:
+    """The local file for an object named ``relative`` below the download root ``root``.
+
+    Object keys are untrusted input: an absolute, empty, ``.``/``..``-laden or NUL-holding name,
+    or one that would resolve (through symbolic links too) outside ``root``, is refused.
+    """
+    segments = [segment for segment in relative.split("/") if segment]
+    if relative.startswith("/") or "\x00" in relative or not segments or {".", ".."} & set(segments):
+        raise InvalidUriError(
+            f"object {uri!r} cannot be saved safely: its name {relative!r} would land outside {str(root)!r}",
+            uri,
+        )
+    target = root.joinpath(*segments)
+    if root.resolve() not in target.resolve().parents:
+        raise InvalidUriError(f"object {uri!r} would be written outside {str(root)!r}", uri)
+    return target
+
+
 async def download_async(src_prefix: str, local_dir: PathLike, max_in_flight: int = 16) -> list[str]:
     """Download every object under ``src_prefix`` into ``local_dir``, keeping sub-directories.
 
@@ -440,9 +467,7 @@ async def download_async(src_prefix: str, local_dir: PathLike, max_in_flight: in
     pairs: list[tuple[str, str]] = []
     async for info in store.list(prefix, True):
         relative = info.key[len(prefix) :].lstrip("/") if prefix else info.key
-        target = root / relative
-        if root not in target.resolve().parents:
-            raise InvalidUriError(f"object key {info.key!r} would escape {root}", parsed.with_key(info.key))
+        target = download_target(root, relative, parsed.with_key(info.key))
         pairs.append((parsed.with_key(info.key), str(target)))
     await run_bounded(pairs, lambda pair: _copy(pair[0], f"file://{pair[1]}"), max_in_flight)
     return [path for _, path in pairs]

@@ -7,6 +7,11 @@ Supported forms::
 
 For ``file://`` and ``direct://`` the "bucket" is empty and the key is the absolute path without
 its leading slash, so ``f"file:///{key}"`` rebuilds the URI exactly like ``f"s3://bucket/{key}"``.
+
+Local paths are normalised here, once, for every operation: repeated slashes and ``.`` segments
+are dropped (a trailing ``/`` or ``/.`` keeps the directory form), and a ``..`` segment or a NUL
+byte is rejected, so no later step can be led outside the path the caller named, or to ``/`` by
+``file:///.``. Object-store keys are opaque names and are kept exactly as given.
 """
 
 from __future__ import annotations
@@ -68,11 +73,23 @@ def parse_uri(uri: object, *, allow_empty_key: bool = True) -> ParsedUri:
     if scheme in ("file", "direct"):
         if not rest.startswith("/"):
             raise InvalidUriError(f"{uri!r} must give an absolute path, as in '{scheme}:///tmp/data'", uri)
-        key = rest.lstrip("/")
-        return ParsedUri(scheme, "", key)
+        return ParsedUri(scheme, "", _normalise_local_path(uri, rest))
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise InvalidUriError(f"{uri!r} has an empty bucket name", uri)
     if not allow_empty_key and not key:
         raise InvalidUriError(f"{uri!r} names a bucket, not an object", uri)
     return ParsedUri(scheme, bucket, key)
+
+
+def _normalise_local_path(uri: str, path: str) -> str:
+    """The key of an absolute local ``path``: no empty or ``.`` segments; ``..`` is an error."""
+    if "\x00" in path:
+        raise InvalidUriError(f"{uri!r} contains a NUL byte, which no local path can hold", uri)
+    segments = path.split("/")
+    if ".." in segments:
+        raise InvalidUriError(f"{uri!r} contains a '..' segment; give the absolute path without it", uri)
+    key = "/".join(segment for segment in segments if segment not in ("", "."))
+    if key and segments[-1] in ("", "."):
+        key += "/"  # "dir/" and "dir/." name the directory
+    return key
