@@ -13,6 +13,8 @@ Rows per size:
   make_object random     one seed, index 0..n-1 of an n-object call: what put() does
   fill (reused buffer)   the same bytes written into one preallocated buffer (streaming path)
   make_object <format>   npz / hdf5 / tfrecord files of that size
+  dgen-py fill <case>    dgen-py (if installed) filling the same reused buffer on one thread: the
+                         fastest generator in the field, for comparison (not a dependency)
 """
 
 from __future__ import annotations
@@ -56,6 +58,21 @@ def mb_per_s(fn: Callable[[int], object], calls: int, size: int, repeat: int) ->
     return size * calls / best / 1e6 if best > 0 else 0.0
 
 
+def dgen_rate(size: int, calls: int, dedup: int, compress: int, repeat: int) -> float | None:
+    """dgen-py's single-thread rate into one reused buffer, or None when it is not installed."""
+    try:
+        import dgen_py  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    buf = bytearray(size)
+
+    def one(i: int) -> None:
+        gen = dgen_py.Generator(size, dedup_ratio=dedup, compress_ratio=compress, max_threads=1, seed=i)
+        gen.fill_chunk(buf)
+
+    return mb_per_s(one, calls, size, repeat)
+
+
 def bench_size(size: int, repeat: int, original: bool, formats: bool) -> list[Row]:
     calls = max(1, (256 << 20) // size)  # enough work per timed run to keep timer noise out
     label = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
@@ -74,6 +91,11 @@ def bench_size(size: int, repeat: int, original: bool, formats: bool) -> list[Ro
     buf = np.empty(size, np.uint8)
     rate = mb_per_s(lambda i: DataGenerator(size, seed=1, index=i, num=calls).fill(buf), calls, size, repeat)
     rows.append(Row(f"fill (reused buffer) random {label}", ours=rate))
+
+    for name, dedup, compress in CASES:
+        rate = dgen_rate(size, calls, dedup, compress, repeat)
+        if rate is not None:
+            rows.append(Row(f"dgen-py fill {name} {label}", ours=rate, note="dgen-py 1 thread"))
 
     if formats:
         n = max(1, calls // 4)
