@@ -123,7 +123,9 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=400, help="objects per put() call")
     parser.add_argument("--size", type=int, default=256 * KiB, help="bytes per object")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per type")
-    parser.add_argument("--types", default="random,zeros,npz,tfrecord,hdf5", help="object types, comma-separated")
+    parser.add_argument(
+        "--types", default="random,zeros,npz,tfrecord,hdf5", help="object types, comma-separated"
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 5)
     num, size = args.num, args.size

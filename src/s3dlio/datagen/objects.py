@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .formats import Pending, finish, hdf5_job, npz_job, tfrecord_job
+from .formats import Pending, finish, hdf5_job, npz_job, parquet_job, tfrecord_job
 from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int
 from .templates import validate_template
 
@@ -29,7 +29,7 @@ __all__ = [
     "validate_put_args",
 ]
 
-OBJECT_TYPES = ("zeros", "random", "npz", "hdf5", "tfrecord")
+OBJECT_TYPES = ("zeros", "random", "npz", "hdf5", "tfrecord", "parquet")
 """Accepted ``object_type`` values."""
 
 STREAMABLE_TYPES = ("zeros", "random")
@@ -98,6 +98,8 @@ class ObjectMaker:
             return tfrecord_job(size, **args)
         if kind == "hdf5":
             return hdf5_job(size, **args)
+        if kind == "parquet":
+            return parquet_job(size, **args)
         if self._zeros is None:  # zeros: one shared immutable object
             self._zeros = bytes(size)
         return self._zeros
