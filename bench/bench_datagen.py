@@ -12,7 +12,7 @@ Rows per size:
                          generate_data with the same parameters (bench/_original_worker.py)
   make_object random     one seed, index 0..n-1 of an n-object call: what put() does
   fill (reused buffer)   the same bytes written into one preallocated buffer (streaming path)
-  make_object <format>   npz / hdf5 / tfrecord files of that size
+  make_object <format>   npz / hdf5 / tfrecord / parquet files of that size
   dgen-py fill <case>    dgen-py (if installed) filling the same reused buffer on one thread: the
                          fastest generator in the field, for comparison (not a dependency)
 """
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from common import Row, parse_size, print_table, run_original, save_results, time_best
 from s3dlio.datagen import DataGenerator, generate_data, make_object
 
-CASES = [("random", 1, 1), ("compress=4", 1, 4), ("dedup=4", 4, 1)]
+CASES = [("random", 1, 1), ("compress=4", 1, 4), ("dedup=4", 4, 1), ("dedup=2 compress=3", 2, 3)]
 
 
 CPU_TIME = False  # --cpu: divide by this process's CPU time instead of wall time
@@ -99,7 +99,7 @@ def bench_size(size: int, repeat: int, original: bool, formats: bool) -> list[Ro
 
     if formats:
         n = max(1, calls // 4)
-        for kind in ("npz", "hdf5", "tfrecord"):
+        for kind in ("npz", "hdf5", "tfrecord", "parquet"):
             rate = mb_per_s(
                 lambda i, t=kind: make_object(t, i, size, seed=1, num=n), n, size, max(1, repeat // 2)
             )
