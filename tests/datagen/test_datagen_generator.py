@@ -204,3 +204,18 @@ def test_generate_data_rejects_bad_arguments(kwargs: dict[str, object], error: t
 
 def test_numpy_integers_are_accepted() -> None:
     assert generate_data(np.int64(100), seed=np.uint32(3)) == generate_data(100, seed=3)  # type: ignore[arg-type]
+
+
+def _child_digest(args: tuple[int, int, int, int]) -> str:
+    size, dedup, compress, seed = args
+    return hashlib.sha256(generate_data(size, dedup, compress, seed)).hexdigest()
+
+
+def test_generator_in_forked_workers_matches_the_parent() -> None:
+    """DataLoader workers fork after the parent generated data: same bytes, no hang."""
+    import multiprocessing
+
+    cases = [(3 * MiB, 1, 1, 5), (1 * MiB + 9, 2, 3, 6)]
+    expected = [_child_digest(c) for c in cases]  # the pool and caches now exist in the parent
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_child_digest, cases, chunksize=1) == expected

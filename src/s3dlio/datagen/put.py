@@ -34,7 +34,9 @@ from .templates import expand_template
 __all__ = ["ProgressCallback", "put_async", "shard_range"]
 
 ProgressCallback = Callable[[int, int], None]
-"""Called as ``progress(objects_done, bytes_done)`` after each object is written."""
+"""Called as ``progress(objects_done, bytes_done)`` after each object is written, and for objects
+streamed in parts (above the multipart threshold) also after each part, with ``objects_done``
+unchanged. Called from the event-loop thread (``put``) or the driver (``s3dlio.ray.put``)."""
 
 MiB = 1024 * 1024
 _BATCH_BYTES = 4 * MiB  # objects per local job: about this much data (fewer thread hops)
@@ -116,13 +118,16 @@ async def put_async(
     part_size = config_store.config.part_size
     done_objects = done_bytes = 0
 
-    def report(count: int) -> None:
+    def advance(objects: int, nbytes: int) -> None:
         nonlocal done_objects, done_bytes
+        done_objects += objects
+        done_bytes += nbytes
+        if progress is not None:
+            progress(done_objects, done_bytes)
+
+    def report(count: int) -> None:
         for _ in range(count):
-            done_objects += 1
-            done_bytes += size
-            if progress is not None:
-                progress(done_objects, done_bytes)
+            advance(1, size)
 
     if object_type in STREAMABLE_TYPES and size > stream_above:
 
@@ -134,7 +139,8 @@ async def put_async(
             async with open_writer_async(uris[index]) as writer:
                 while chunk := await asyncio.to_thread(next, chunks, b""):
                     await writer.write(chunk)
-            report(1)
+                    advance(0, len(chunk))  # a large object shows progress part by part
+            advance(1, 0)
 
         await run_bounded(indices, stream_one, max_in_flight)
     elif isinstance(config_store, LocalStore):
