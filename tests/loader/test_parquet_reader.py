@@ -171,3 +171,27 @@ def test_generated_dataset_round_trip(tmp_path: Path) -> None:
             for g in range(index.file_rg_count(uri) or 0)
         ]
         assert pa.concat_tables(parts).column("label").to_pylist() == whole.column("label").to_pylist()
+
+
+def test_rewritten_file_is_read_with_its_new_footer(tmp_path: Path) -> None:
+    path = tmp_path / "r.parquet"
+    uri = f"file://{path}"
+    _write_local(path)
+    assert read_row_group(uri, 0).num_rows == ROWS
+    pq.write_table(pa.table({"z": pa.array(range(7), pa.int32())}), path)  # another layout
+    assert read_row_group(uri, 0).to_pydict() == {"z": list(range(7))}
+    invalidate_parquet_footer(uri)
+
+
+def test_missing_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from s3dlio.formats.parquet import require_pyarrow
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(ImportError, match=r"s3dlio\[parquet\]"):
+        require_pyarrow()
+    with pytest.raises(ImportError, match=r"s3dlio\[parquet\]"):
+        s3dlio.put(f"file://{tmp_path}/", 2, "p_{}", object_type="parquet", size=10_000, seed=1)
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..formats.parquet import require_pyarrow
 from .formats import Pending, finish, hdf5_job, npz_job, parquet_job, tfrecord_job
 from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int
 from .templates import validate_template
@@ -78,6 +79,8 @@ class ObjectMaker:
         if self.compress > MAX_COMPRESS:
             raise ValueError(f"compress must be <= {MAX_COMPRESS}, got {self.compress}")
         self._zeros: bytes | None = None
+        if self.object_type == "parquet":
+            require_pyarrow()  # a missing extra fails before anything is written
 
     def _index(self, index: object) -> int:
         return _check_position(index, self.num)[0]

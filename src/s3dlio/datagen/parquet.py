@@ -53,10 +53,9 @@ class _Drain:
     def writable(self) -> bool:
         return True
 
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
+    def take(self) -> list[bytes]:
+        parts, self._parts = self._parts, []
+        return parts
 
 
 async def generate_and_write_parquet_schema_streaming_async(
@@ -87,7 +86,7 @@ async def generate_and_write_parquet_schema_streaming_async(
     sink = _Drain()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, **write_options())
 
-    def encode(last: bool) -> bytes:
+    def encode(last: bool) -> list[bytes]:
         values = []
         for _, n in cols:
             buf = np.empty(rows * n * 4, np.uint8)
@@ -101,8 +100,7 @@ async def generate_and_write_parquet_schema_streaming_async(
     async with open_writer_async(uri) as out:
         try:
             for group in range(groups):
-                chunk = await asyncio.to_thread(encode, group == groups - 1)
-                if chunk:
+                for chunk in await asyncio.to_thread(encode, group == groups - 1):
                     await out.write(chunk)
         finally:
             if not sink.closed:

@@ -146,15 +146,25 @@ def invalidate_parquet_footer(uri: str | None = None) -> None:
 async def read_row_group_async(
     uri: str, rg: int, col_indices: Sequence[int] | None = None, *, footer_cap: int = FOOTER_CAP
 ) -> Any:
-    """Row group ``rg`` of ``uri`` as a ``pyarrow.Table`` (leaf columns ``col_indices``; None: all)."""
-    footer = await read_parquet_footer_async(uri, footer_cap)
-    offset, length = rg_extent(footer.metadata, rg, col_indices, uri)
-    data = await get_range_async(uri, offset, length)
-    if len(data) != length:
-        raise ValueError(f"{uri!r} is shorter than its footer says (row group {rg})")
-    return await asyncio.to_thread(
-        decode_row_group, footer.metadata, footer.size, [(offset, data)], rg, col_indices, uri
-    )
+    """Row group ``rg`` of ``uri`` as a ``pyarrow.Table`` (leaf columns ``col_indices``; None: all).
+
+    A cached footer that no longer fits the object (it was rewritten) is read again, once.
+    """
+    for attempt in (0, 1):
+        footer = await read_parquet_footer_async(uri, footer_cap)
+        offset, length = rg_extent(footer.metadata, rg, col_indices, uri)
+        data = await get_range_async(uri, offset, length)
+        try:
+            if len(data) != length:
+                raise ValueError(f"{uri!r} is shorter than its footer says (row group {rg})")
+            return await asyncio.to_thread(
+                decode_row_group, footer.metadata, footer.size, [(offset, data)], rg, col_indices, uri
+            )
+        except ValueError:
+            if attempt:
+                raise
+            invalidate_parquet_footer(uri)  # maybe a stale footer: read it again
+    raise AssertionError("unreachable")
 
 
 async def read_parquet_async(
