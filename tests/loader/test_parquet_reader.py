@@ -75,8 +75,10 @@ def test_index_lookup_like_dlio(parquet_uris: tuple[list[str], pa.Table]) -> Non
         raw = s3dlio.get_range(uri, offset=offset, length=length)
         assert len(raw) == length
         assert bytes(s3dlio.parquet_get_rg(uri, 2, None, 4 << 20, "raw")) == bytes(raw)
-    with pytest.raises(IndexError):
-        index.rg_lookup(uris[0], ROWS * GROUPS)
+        assert bytes(s3dlio.parquet_get_rg(uri, 2, None, 4 << 20, "none")) == bytes(raw)
+    # like the original: rows past the end map to the last row group, negative ones to the first
+    assert index.rg_lookup(uris[0], ROWS * GROUPS + 5)[0] == GROUPS - 1
+    assert index.rg_for_sample(uris[0], -1) == 0
     with pytest.raises(KeyError, match="not indexed"):
         index.rg_range("file:///nowhere.parquet", 0)
 

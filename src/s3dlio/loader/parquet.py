@@ -244,10 +244,11 @@ async def parquet_get_rg_async(
 ) -> Any:
     """Row group ``rg_idx`` of ``uri``: Arrow IPC stream bytes (``decode="arrow"``, a
     ``pyarrow.Buffer``: ``pa.ipc.open_stream(buf).read_next_batch()`` gives one RecordBatch of
-    all its rows) or the raw Parquet bytes of its extent (``decode="raw"``)."""
-    if not isinstance(decode, str) or decode.lower() not in ("arrow", "raw"):
-        raise ValueError(f"decode must be 'arrow' or 'raw', got {decode!r}")
-    if decode.lower() == "raw":
+    all its rows) or the raw Parquet bytes of its extent (``decode="raw"``, or ``"none"`` as the
+    original's loader option calls it)."""
+    if not isinstance(decode, str) or decode.lower() not in ("arrow", "raw", "none"):
+        raise ValueError(f"decode must be 'arrow', 'raw' or 'none' (= raw), got {decode!r}")
+    if decode.lower() != "arrow":
         footer = await read_parquet_footer_async(uri, footer_cap)
         offset, length = rg_extent(footer.metadata, rg_idx, col_indices, uri)
         return await get_range_async(uri, offset, length)
@@ -317,13 +318,15 @@ class PyParquetIndex:
             return self._ranges[uri], self._rows[uri]
 
     def rg_for_sample(self, uri: str, sample_idx: int) -> int:
-        """Index of the row group holding row ``sample_idx`` (0-based within the file)."""
+        """Index of the row group holding row ``sample_idx`` (0-based within the file).
+
+        As in the original (DLIO's readers probe with estimated row counts), a row past the end
+        maps to the last row group and a negative one to the first.
+        """
         ranges, rows = self._entry(uri)
         if not ranges:
             raise IndexError(f"no row groups in {uri!r}")
-        if not 0 <= sample_idx < rows[-1]:
-            raise IndexError(f"sample {sample_idx} out of range for {uri!r} ({rows[-1]} rows)")
-        return bisect.bisect_right(rows, sample_idx) - 1
+        return min(len(ranges) - 1, max(0, bisect.bisect_right(rows, sample_idx) - 1))
 
     def rg_range(self, uri: str, rg_idx: int) -> tuple[int, int]:
         """``(byte_offset, byte_length)`` of row group ``rg_idx``."""
