@@ -70,7 +70,9 @@ def put(
     cluster, never more than ``num``) run as Ray tasks with ``ray_remote_args`` (e.g.
     ``{"num_cpus": 2}``); each writes with up to ``max_in_flight`` objects in flight.
     ``progress(objects_done, bytes_done)`` is called in the driver as tasks finish. Ray is
-    initialised with its defaults if it is not yet.
+    initialised with its defaults if it is not yet. Each task opens its store in its own worker,
+    so endpoints and credentials come from the workers' environment (``ray_remote_args=
+    {"runtime_env": {"env_vars": {...}}}`` passes them).
     """
     validate_put_args(num, template, object_type, size, compress_factor, dedup_factor, max_in_flight)
     if seed is not None:
