@@ -106,8 +106,8 @@ def put(
                 if progress is not None:
                     progress(done_objects, done_objects * size)
     except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        for ref in pending:  # not force: a running task gets KeyboardInterrupt and cleans up
+            ray.cancel(ref)
         if pending:
             ray.wait(pending, num_returns=len(pending), timeout=60)  # let cancelled tasks end
         raise
