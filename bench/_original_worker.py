@@ -403,8 +403,17 @@ def w_put_gen(args):
             _rm_local(prefix)
             os.makedirs(local_path(prefix), exist_ok=True)
 
-    best, times, _ = time_best(lambda: s.put(prefix, args.num, **kw), args.repeat, args.warmup, before=before)
+    cpu: list[float] = []
+
+    def timed_put():
+        t0 = os.times()
+        s.put(prefix, args.num, **kw)
+        t1 = os.times()
+        cpu.append((t1.user - t0.user) + (t1.system - t0.system))
+
+    best, times, _ = time_best(timed_put, args.repeat, args.warmup, before=before)
     extra = {"object_type": ot, "template": template, "bytes_nominal": args.num * args.size}
+    extra["cpu_seconds"] = cpu[args.warmup :]
     actual = None
     if is_file_uri(prefix):
         d = local_path(prefix)

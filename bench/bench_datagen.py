@@ -12,7 +12,9 @@ Rows per size:
                          generate_data with the same parameters (bench/_original_worker.py)
   make_object random     one seed, index 0..n-1 of an n-object call: what put() does
   fill (reused buffer)   the same bytes written into one preallocated buffer (streaming path)
-  make_object <format>   npz / hdf5 / tfrecord files of that size
+  make_object <format>   npz / hdf5 / tfrecord / parquet files of that size
+  dgen-py fill <case>    dgen-py (if installed) filling the same reused buffer on one thread: the
+                         fastest generator in the field, for comparison (not a dependency)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from common import Row, parse_size, print_table, run_original, save_results, time_best
 from s3dlio.datagen import DataGenerator, generate_data, make_object
 
-CASES = [("random", 1, 1), ("compress=4", 1, 4), ("dedup=4", 4, 1)]
+CASES = [("random", 1, 1), ("compress=4", 1, 4), ("dedup=4", 4, 1), ("dedup=2 compress=3", 2, 3)]
 
 
 CPU_TIME = False  # --cpu: divide by this process's CPU time instead of wall time
@@ -56,6 +58,21 @@ def mb_per_s(fn: Callable[[int], object], calls: int, size: int, repeat: int) ->
     return size * calls / best / 1e6 if best > 0 else 0.0
 
 
+def dgen_rate(size: int, calls: int, dedup: int, compress: int, repeat: int) -> float | None:
+    """dgen-py's single-thread rate into one reused buffer, or None when it is not installed."""
+    try:
+        import dgen_py  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    buf = bytearray(size)
+
+    def one(i: int) -> None:
+        gen = dgen_py.Generator(size, dedup_ratio=dedup, compress_ratio=compress, max_threads=1, seed=i)
+        gen.fill_chunk(buf)
+
+    return mb_per_s(one, calls, size, repeat)
+
+
 def bench_size(size: int, repeat: int, original: bool, formats: bool) -> list[Row]:
     calls = max(1, (256 << 20) // size)  # enough work per timed run to keep timer noise out
     label = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
@@ -75,9 +92,14 @@ def bench_size(size: int, repeat: int, original: bool, formats: bool) -> list[Ro
     rate = mb_per_s(lambda i: DataGenerator(size, seed=1, index=i, num=calls).fill(buf), calls, size, repeat)
     rows.append(Row(f"fill (reused buffer) random {label}", ours=rate))
 
+    for name, dedup, compress in CASES:
+        rate = dgen_rate(size, calls, dedup, compress, repeat)
+        if rate is not None:
+            rows.append(Row(f"dgen-py fill {name} {label}", ours=rate, note="dgen-py 1 thread"))
+
     if formats:
         n = max(1, calls // 4)
-        for kind in ("npz", "hdf5", "tfrecord"):
+        for kind in ("npz", "hdf5", "tfrecord", "parquet"):
             rate = mb_per_s(
                 lambda i, t=kind: make_object(t, i, size, seed=1, num=n), n, size, max(1, repeat // 2)
             )

@@ -45,7 +45,7 @@ os.environ.pop("PYTHONPATH", None)
 
 KiB, MiB = 1024, 1024 * 1024
 IN_FLIGHT = 32
-EXT = {"random": "bin", "npz": "npz", "hdf5": "h5", "tfrecord": "tfrecord"}
+EXT = {"random": "bin", "zeros": "bin", "npz": "npz", "hdf5": "h5", "tfrecord": "tfrecord"}
 
 
 def original(workload: str, cfg: object = None, **options: object) -> dict | None:
@@ -64,28 +64,33 @@ def disk_bytes(directory: Path) -> int:
     return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file())
 
 
-def ours_round(target: Path, num: int, size: int, object_type: str) -> tuple[float, int]:
-    """One timed put() into an empty ``target``: (seconds, bytes on disk)."""
+def ours_round(target: Path, num: int, size: int, object_type: str) -> tuple[float, int, float]:
+    """One timed put() into an empty ``target``: (seconds, bytes on disk, CPU seconds)."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
+    cpu0 = os.times()
     start = time.perf_counter()
     s3dlio.put(
         f"file://{target}/", num, f"obj_{{}}.{EXT[object_type]}", object_type=object_type, size=size,
         max_in_flight=IN_FLIGHT,
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    return seconds, disk_bytes(target)
+    cpu1 = os.times()
+    return seconds, disk_bytes(target), (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
 
 
-def bench_file(tmp: Path, object_type: str, num: int, size: int, rounds: int) -> Row:
+def bench_file(tmp: Path, object_type: str, num: int, size: int, rounds: int) -> list[Row]:
     ours_dir, orig_dir = tmp / f"ours-{object_type}", tmp / f"orig-{object_type}"
     ours_best = theirs_best = None
     ours_all: list[float] = []
     theirs_all: list[float] = []
+    ours_cpu: list[float] = []  # CPU seconds per GB (user + sys of the writing process)
+    theirs_cpu: list[float] = []
     has_original = object_type != "hdf5"  # not in the original's wheel
     ours_round(ours_dir, num, size, object_type)  # warm-up (thread pools, caches of sizes)
     for round_ in range(rounds):
-        seconds, nbytes = ours_round(ours_dir, num, size, object_type)
+        seconds, nbytes, cpu = ours_round(ours_dir, num, size, object_type)
+        ours_cpu.append(cpu / (nbytes / 1e9))
         rate = nbytes / seconds / 1e6
         ours_all.append(rate)
         ours_best = rate if ours_best is None else max(ours_best, rate)
@@ -96,6 +101,8 @@ def bench_file(tmp: Path, object_type: str, num: int, size: int, rounds: int) ->
             )  # fmt: skip
             if res is not None:
                 rate = float(res["mb_per_s"])
+                if res.get("cpu_seconds"):
+                    theirs_cpu.append(min(res["cpu_seconds"]) / (float(res["bytes"]) / 1e9))
                 theirs_all.append(rate)
                 theirs_best = rate if theirs_best is None else max(theirs_best, rate)
         print(
@@ -105,12 +112,23 @@ def bench_file(tmp: Path, object_type: str, num: int, size: int, rounds: int) ->
         )
     shutil.rmtree(ours_dir, ignore_errors=True)
     shutil.rmtree(orig_dir, ignore_errors=True)
-    return Row(
-        f"put() file:// {num} x {size // KiB} KiB {object_type}",
-        ours=ours_best,
-        original=theirs_best,
-        note=f"best of {rounds} alternating rounds; medians {_median(ours_all)} vs {_median(theirs_all)}",
-    )
+    name = f"put() file:// {num} x {size // KiB} KiB {object_type}"
+    return [
+        Row(
+            name,
+            ours=ours_best,
+            original=theirs_best,
+            note=f"best of {rounds} alternating rounds; medians {_median(ours_all)} vs {_median(theirs_all)}",
+        ),
+        Row(
+            f"{name} CPU",
+            ours=min(ours_cpu),
+            original=min(theirs_cpu) if theirs_cpu else None,
+            unit="CPU-s/GB",
+            higher_is_better=False,
+            note="least CPU (user+sys) per GB over the rounds",
+        ),
+    ]
 
 
 def main() -> None:
@@ -123,7 +141,9 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=400, help="objects per put() call")
     parser.add_argument("--size", type=int, default=256 * KiB, help="bytes per object")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per type")
-    parser.add_argument("--types", default="random,npz,tfrecord,hdf5", help="object types, comma-separated")
+    parser.add_argument(
+        "--types", default="random,zeros,npz,tfrecord,hdf5", help="object types, comma-separated"
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 5)
     num, size = args.num, args.size
@@ -141,7 +161,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="s3dlio-bench-put-") as tmp:
         for object_type in args.types.split(","):
-            rows.append(bench_file(Path(tmp), object_type, num, size, rounds))
+            rows += bench_file(Path(tmp), object_type, num, size, rounds)
 
     if not args.skip_s3:
         repeat = rounds

@@ -40,6 +40,10 @@ from .checkpoint import (
 )
 from .config import Config, configure, get_config, reset_config
 from .datagen import DataGenerator, generate_data
+from .datagen.parquet import (
+    generate_and_write_parquet_schema_streaming,
+    generate_and_write_parquet_schema_streaming_async,
+)
 from .datagen.put import put_async
 from .errors import (
     AccessDeniedError,
@@ -67,6 +71,13 @@ from .loader import (
     create_dataset_async,
     read_npz,
     read_npz_async,
+)
+from .loader.parquet import (
+    PyParquetIndex,
+    parquet_get_rg,
+    parquet_get_rg_async,
+    read_parquet,
+    read_parquet_async,
 )
 from .ops import (
     AsyncWriter,
@@ -115,6 +126,7 @@ __all__ = [
     "ParsedUri",
     "PyBytesAsyncDataLoader",
     "PyDataset",
+    "PyParquetIndex",
     "PyVecDataset",
     "S3dlioError",
     "ShardedSampler",
@@ -139,6 +151,8 @@ __all__ = [
     "download_async",
     "exists",
     "exists_async",
+    "generate_and_write_parquet_schema_streaming",
+    "generate_and_write_parquet_schema_streaming_async",
     "generate_data",
     "get",
     "get_async",
@@ -153,6 +167,8 @@ __all__ = [
     "list_async",
     "open_writer",
     "open_writer_async",
+    "parquet_get_rg",
+    "parquet_get_rg_async",
     "parse_uri",
     "put",
     "put_async",
@@ -162,6 +178,8 @@ __all__ = [
     "put_many_async",
     "read_npz",
     "read_npz_async",
+    "read_parquet",
+    "read_parquet_async",
     "reset_config",
     "stat",
     "stat_async",

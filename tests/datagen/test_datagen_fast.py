@@ -266,8 +266,16 @@ def test_put_to_files_error_names_the_object_and_leaves_no_temp(tmp_path: Path) 
 
 def test_put_large_random_to_file_still_streams(tmp_path: Path) -> None:
     size = 17 * MiB  # above the default multipart threshold
-    (uri,) = s3dlio.put(f"file://{tmp_path}/", 1, "big", object_type="random", size=size, seed=2)
+    seen: list[tuple[int, int]] = []
+    (uri,) = s3dlio.put(
+        f"file://{tmp_path}/", 1, "big", object_type="random", size=size, seed=2,
+        progress=lambda n, b: seen.append((n, b)),
+    )  # fmt: skip
     assert Path(uri.removeprefix("file://")).read_bytes() == generate_data(size, seed=2)
+    part = s3dlio.get_config().part_size
+    assert seen[0] == (0, part)  # progress part by part while the object is generated
+    assert [b for _, b in seen] == sorted(b for _, b in seen)
+    assert seen[-1] == (1, size) and seen[-2] == (0, size)
 
 
 def test_local_workers_bounds() -> None:

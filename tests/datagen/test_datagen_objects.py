@@ -21,7 +21,7 @@ KiB = 1024
 
 
 def test_object_types() -> None:
-    assert OBJECT_TYPES == ("zeros", "random", "npz", "hdf5", "tfrecord")
+    assert OBJECT_TYPES == ("zeros", "random", "npz", "hdf5", "tfrecord", "parquet")
     assert set(STREAMABLE_TYPES) <= set(OBJECT_TYPES)
 
 
@@ -71,8 +71,8 @@ def test_make_object_rejects_index_out_of_range() -> None:
 
 
 def test_make_object_rejects_unknown_type() -> None:
-    with pytest.raises(ValueError, match="zeros, random, npz, hdf5, tfrecord"):
-        make_object("parquet", 0, 10, seed=1)
+    with pytest.raises(ValueError, match="zeros, random, npz, hdf5, tfrecord, parquet"):
+        make_object("arrow", 0, 10, seed=1)
 
 
 # ---------------------------------------------------------------------------- validation

@@ -59,6 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import IntegrityError
+from ..formats.parquet import parquet_plan
 from ._crc import crc32, crc32c_at
 from .generator import (
     BLOCK_SIZE,
@@ -81,6 +82,7 @@ __all__ = [
     "iter_tfrecords",
     "make_hdf5",
     "make_npz",
+    "make_parquet",
     "make_tfrecord",
     "masked_crc32c",
     "parse_example",
@@ -860,6 +862,55 @@ def parse_example(
     return out
 
 
+# ----------------------------------------------------------------------------------- parquet
+
+
+def parquet_job(
+    size: int, *, seed: int, index: int = 0, num: int = 1, dedup: int = 1, compress: int = 1
+) -> bytes | Pending:
+    """``make_parquet`` as a ``Pending`` job: the template with this object's values in place.
+
+    Like tfrecord, the whole file is rendered from the stream first (file byte ``f`` is stream
+    byte ``f``) and the fixed bytes (headers, page headers, footer) and the labels are written over
+    it, so dedup blocks and the compress ratio carry through to the ``data`` column's pages.
+    """
+    size, seed, index, num = _check_common(size, seed, index, num)
+    plan = parquet_plan(size)
+    labels = np.asarray(_labels(seed, index, plan.rows), dtype="<i8")
+    gen = _stream(plan.length, seed, index, num, dedup, compress)
+    if not plan.templated:  # another pyarrow wrote a layout we could not verify: let it write
+        data = np.empty(plan.payload, np.uint8)
+        gen.render(0, data)
+        return plan.write_file(data, labels)
+    template = np.frombuffer(plan.template, np.uint8)
+    label_bytes = labels.view(np.uint8)
+
+    def fill(out: U8Array) -> None:
+        for start in range(0, len(out), _CHUNK):
+            gen.render(start, out[start : start + _CHUNK])
+        for start, end in plan.gaps:
+            out[start:end] = template[start:end]
+        for start, end, row in plan.label_runs:
+            out[start:end] = label_bytes[row * 8 : row * 8 + end - start]
+
+    return plan.length, fill
+
+
+def make_parquet(
+    size: int,
+    *,
+    seed: int | None = None,
+    index: int = 0,
+    num: int = 1,
+    dedup: int = 1,
+    compress: int = 1,
+) -> bytes:
+    """Return a Parquet file of about ``size`` bytes: columns ``data`` (fixed_size_binary, one
+    sample per row) and ``label`` (int64), uncompressed PLAIN pages (needs the ``[parquet]`` extra)."""
+    seed = new_seed() if seed is None else seed
+    return finish(parquet_job(size, seed=seed, index=index, num=num, dedup=dedup, compress=compress))
+
+
 # ------------------------------------------------------------------------------------ shared
 
 
@@ -874,4 +925,6 @@ def payload_size(object_type: str, size: int, *, records: int | None = None) -> 
         return max(0, size - _hdf5_layout(size >= ALIGN_MIN_SIZE)[0])
     if object_type == "tfrecord":
         return sum(_fit(t, 1) for t in _tfrecord_plan(size, records))
+    if object_type == "parquet":
+        return parquet_plan(size).payload
     raise ValueError(f"no payload rule for object type {object_type!r}")

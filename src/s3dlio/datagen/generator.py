@@ -27,13 +27,16 @@ Compression (``compress=c``)
     ``compress=1`` is pure random data.
 
 Randomness
-    Random bytes come from numpy's PCG64DXSM. Block ``u`` uses the stream at draw ``u * words``;
-    PCG's ``advance()`` jumps there in O(log n), so a run of consecutive unique blocks costs one
-    jump and a vectorised ``random_raw`` call per 64 KiB, copied into place while still in cache.
-    (64 KiB, not more: ``random_raw`` allocates its result, and temporaries above glibc's 128 KiB
-    mmap threshold were measured to churn fresh pages, halving the speed of some sizes.) SFC64 is
-    ~10 % faster but cannot jump; Philox and MT19937 are slower. About 3 GB/s per core; numpy
-    releases the GIL while it draws, so other threads keep running.
+    A fixed pool of 256 random 4 KiB blocks (1 MiB, drawn once from numpy's PCG64DXSM, the same in
+    every process) is the raw material. Unique block ``u`` of a seed's stream is pool block
+    ``(u + r) % 256`` XOR-ed word by word with a 64-bit key ``k(seed, u)``, where ``r`` is a
+    rotation derived from the seed and ``k`` is SplitMix64's finaliser (a bijection) of
+    ``base(seed) + u * golden``: distinct unique blocks have distinct keys, so they never compare
+    equal, and since two blocks that share a pool block differ in (almost) every byte, no
+    compressor finds matches between them. Rendering is one vectorised XOR from an L2-resident
+    pool straight into the output, about memory speed (>= 8 GB/s per core); numpy releases the
+    GIL while it runs. It is synthetic data for storage benchmarks, not a cryptographic stream:
+    the XOR of two blocks is a repeating 8-byte pattern.
 
 Memory
     ``bytes`` results are generated straight into the final object (``s3dlio._buffers.new_bytes``),
@@ -81,7 +84,6 @@ BLOCK_SIZE = 4096
 MAX_COMPRESS = 64
 """Largest accepted compress factor (the ratio model stays within 15 % up to here)."""
 
-_CHUNK_BLOCKS = 16  # blocks per random_raw call: 64 KiB temporaries stay below malloc's mmap threshold
 _POOL_MIN_BUFFER = 256 << 10  # smaller buffers come from malloc's own free lists
 _POOL_MAX_BUFFER = 64 << 20  # buffers larger than this are never pooled
 _POOL_MAX_TOTAL = 256 << 20  # bytes kept in the scratch pool at most
@@ -192,13 +194,6 @@ class _Cursor:
         return self.bitgen
 
 
-def _cursor() -> _Cursor:
-    cur: _Cursor | None = getattr(_tls, "cursor", None)
-    if cur is None:
-        cur = _tls.cursor = _Cursor()
-    return cur
-
-
 def draw_words(key: int, first: int, count: int) -> npt.NDArray[np.uint64]:
     """Draws ``first .. first + count`` of the PCG64DXSM stream seeded with ``key`` (any int >= 0).
 
@@ -215,6 +210,55 @@ def draw_words(key: int, first: int, count: int) -> npt.NDArray[np.uint64]:
     return words
 
 
+_POOL_BLOCKS = 256  # 1 MiB of random blocks: stays in a core's L2 cache while it is XOR-ed out
+_POOL_SEED = 0x5333_444C_494F_504F  # fixed: the pool is the same in every process and version
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> npt.NDArray[np.uint64]:
+    """``_POOL_BLOCKS`` random 4 KiB blocks as ``(blocks, 512)`` uint64 words (built once)."""
+    raw = np.random.PCG64DXSM(_POOL_SEED).random_raw(_POOL_BLOCKS * BLOCK_SIZE // 8)
+    if sys.byteorder == "big":  # the same bytes on every host
+        raw.byteswap(inplace=True)
+    raw.flags.writeable = False
+    return raw.reshape(_POOL_BLOCKS, BLOCK_SIZE // 8)
+
+
+def _splitmix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finaliser, in place: a bijection of uint64, so distinct inputs stay distinct."""
+    values ^= values >> np.uint64(30)
+    values *= _MIX1
+    values ^= values >> np.uint64(27)
+    values *= _MIX2
+    values ^= values >> np.uint64(31)
+    return values
+
+
+@lru_cache(maxsize=256)
+def _seed_key(seed: int) -> tuple[int, int]:
+    """``(key base, pool offset)`` of a seed: where its block keys start and its pool rotation."""
+    mixed = _splitmix(np.array([seed & (2**64 - 1), (seed >> 64) ^ 0xA5A5], dtype=np.uint64))
+    return int(mixed[0]), int(mixed[1] % np.uint64(_POOL_BLOCKS))
+
+
+def block_keys(seed: int, first: int, count: int) -> npt.NDArray[np.uint64]:
+    """64-bit key of unique blocks ``first .. first + count`` of ``seed``'s stream.
+
+    ``splitmix(base + u * golden)`` over unique id ``u``: distinct for distinct ``u`` (< 2**64).
+    """
+    base, _ = _seed_key(seed)
+    keys = np.arange(first, first + count, dtype=np.uint64)
+    keys *= _GOLDEN
+    keys += np.uint64(base)
+    keys = _splitmix(keys)
+    if sys.byteorder == "big":  # XOR must touch the same bytes as on little-endian hosts
+        keys.byteswap(inplace=True)
+    return keys
+
+
 def _render_blocks(layout: _Layout, first: int, out: U8Array) -> None:
     """Write whole global blocks ``first ..`` into ``out`` (length a multiple of BLOCK_SIZE)."""
     count = len(out) // BLOCK_SIZE
@@ -226,32 +270,25 @@ def _render_blocks(layout: _Layout, first: int, out: U8Array) -> None:
         ids = layout.unique_ids(first, count)
         bounds = [0, *(np.flatnonzero(np.diff(ids) != 1) + 1).tolist(), count]
         runs = [(s, e, int(ids[s])) for s, e in itertools.pairwise(bounds)]
-    words, rb = layout.rand_words, layout.rand_bytes
-    cur = _cursor()
+    words = out[: count * BLOCK_SIZE].view(np.uint64).reshape(count, BLOCK_SIZE // 8)
+    rows = out[: count * BLOCK_SIZE].reshape(count, BLOCK_SIZE)
+    pool = _pool()
+    _, offset = _seed_key(layout.seed)
+    rw, rb = layout.rand_words, layout.rand_bytes
     for s, e, unique in runs:
-        bg = cur.seek(layout.seed, unique * words)
-        cur.seed = -1  # invalid until the run completes (an exception must not leave a wrong draw)
-        _fill_run(bg, out[s * BLOCK_SIZE : e * BLOCK_SIZE], words, rb)
-        cur.seed, cur.draw = layout.seed, (unique + e - s) * words
-
-
-def _fill_run(bg: np.random.PCG64DXSM, out: U8Array, words: int, rb: int) -> None:
-    """Fill whole blocks with consecutive unique blocks drawn from ``bg``."""
-    swap = sys.byteorder == "big"
-    count = len(out) // BLOCK_SIZE
-    for c0 in range(0, count, _CHUNK_BLOCKS):
-        c1 = min(count, c0 + _CHUNK_BLOCKS)
-        n = c1 - c0
-        raw = bg.random_raw(n * words)
-        if swap:  # keep the bytes identical on big-endian hosts
-            raw.byteswap(inplace=True)
-        dst = out[c0 * BLOCK_SIZE : c1 * BLOCK_SIZE]
-        if rb == BLOCK_SIZE:
-            dst[:] = raw.view(np.uint8)
-        else:
-            d2 = dst.reshape(n, BLOCK_SIZE)
-            d2[:, :rb] = raw.view(np.uint8).reshape(n, words * 8)[:, :rb]
-            d2[:, rb:] = 0
+        keys = block_keys(layout.seed, unique, e - s)
+        pos = s
+        slot = (unique + offset) % _POOL_BLOCKS
+        while pos < e:  # one XOR per piece that does not wrap around the pool
+            n = min(e - pos, _POOL_BLOCKS - slot)
+            k = keys[pos - s : pos - s + n, None]
+            if rb == BLOCK_SIZE:
+                np.bitwise_xor(pool[slot : slot + n], k, out=words[pos : pos + n])
+            else:
+                np.bitwise_xor(pool[slot : slot + n, :rw], k, out=words[pos : pos + n, :rw])
+                rows[pos : pos + n, rb:] = 0
+            pos += n
+            slot = 0
 
 
 def _render(layout: _Layout, offset: int, out: U8Array) -> None:

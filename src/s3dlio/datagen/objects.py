@@ -16,7 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .formats import Pending, finish, hdf5_job, npz_job, tfrecord_job
+from ..formats.parquet import require_pyarrow
+from .formats import Pending, finish, hdf5_job, npz_job, parquet_job, tfrecord_job
 from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int
 from .templates import validate_template
 
@@ -29,7 +30,7 @@ __all__ = [
     "validate_put_args",
 ]
 
-OBJECT_TYPES = ("zeros", "random", "npz", "hdf5", "tfrecord")
+OBJECT_TYPES = ("zeros", "random", "npz", "hdf5", "tfrecord", "parquet")
 """Accepted ``object_type`` values."""
 
 STREAMABLE_TYPES = ("zeros", "random")
@@ -78,6 +79,8 @@ class ObjectMaker:
         if self.compress > MAX_COMPRESS:
             raise ValueError(f"compress must be <= {MAX_COMPRESS}, got {self.compress}")
         self._zeros: bytes | None = None
+        if self.object_type == "parquet":
+            require_pyarrow()  # a missing extra fails before anything is written
 
     def _index(self, index: object) -> int:
         return _check_position(index, self.num)[0]
@@ -98,6 +101,8 @@ class ObjectMaker:
             return tfrecord_job(size, **args)
         if kind == "hdf5":
             return hdf5_job(size, **args)
+        if kind == "parquet":
+            return parquet_job(size, **args)
         if self._zeros is None:  # zeros: one shared immutable object
             self._zeros = bytes(size)
         return self._zeros

@@ -27,14 +27,16 @@ import numpy as np
 from ..ops import open_writer_async, put_bytes_async, resolve, run_bounded
 from ..stores.local import TEMP_MARKER, LocalStore, run_io, translate_os_error
 from ..uri import parse_uri
-from .generator import U8Array, advise_huge_pages, new_seed
+from .generator import U8Array, advise_huge_pages, check_int, new_seed
 from .objects import STREAMABLE_TYPES, ObjectMaker, object_chunks, validate_put_args
 from .templates import expand_template
 
-__all__ = ["ProgressCallback", "put_async"]
+__all__ = ["ProgressCallback", "put_async", "shard_range"]
 
 ProgressCallback = Callable[[int, int], None]
-"""Called as ``progress(objects_done, bytes_done)`` after each object is written."""
+"""Called as ``progress(objects_done, bytes_done)`` after each object is written, and for objects
+streamed in parts (above the multipart threshold) also after each part, with ``objects_done``
+unchanged. Called from the event-loop thread (``put``) or the driver (``s3dlio.ray.put``)."""
 
 MiB = 1024 * 1024
 _BATCH_BYTES = 4 * MiB  # objects per local job: about this much data (fewer thread hops)
@@ -67,6 +69,10 @@ async def put_async(
     dedup_factor: int = 1,
     seed: int | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    rank: int | None = None,
+    world_size: int | None = None,
+    index_range: tuple[int, int] | None = None,
 ) -> list[str]:
     """Generate ``num`` objects named ``prefix + template.format(i)`` and write them.
 
@@ -77,6 +83,12 @@ async def put_async(
     The template takes Python format syntax: ``"sample_{:06d}.npz"``; an optional second field
     receives ``num`` (``"part_{}_of_{}"``). Every argument is checked before anything is written.
     Returns the URIs written, in index order.
+
+    Sharding (MPI, torchrun, Ray, any launcher): ``rank``/``world_size`` write only the contiguous
+    block ``shard_range(num, rank, world_size)`` of the indices, ``index_range=(start, stop)`` an
+    explicit one. The objects, names and bytes are those of the unsharded call with the same
+    ``seed`` (``num`` stays the size of the whole dataset), so the shards of all processes make
+    up exactly that call; a sharded call therefore needs an explicit ``seed``.
     """
     try:
         validate_put_args(num, template, object_type, size, compress_factor, dedup_factor, max_in_flight)
@@ -84,27 +96,38 @@ async def put_async(
         raise ValueError(str(exc)) from exc
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    try:
+        lo, hi = _shard(num, rank, world_size, index_range)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+    if seed is None and (lo, hi) != (0, num):
+        raise ValueError("a sharded put() needs an explicit seed, so that every shard belongs to one dataset")
     parsed = parse_uri(prefix)
     base = prefix if prefix.endswith("/") or not parsed.key else prefix + "/"
-    uris = [base + expand_template(template, index, num) for index in range(num)]
-    for uri in uris[:1]:
-        resolve(uri)  # a bad scheme or bucket fails before any generation
+    indices = range(lo, hi)
+    uris = {index: base + expand_template(template, index, num) for index in indices}
+    resolve(base + expand_template(template, 0, num))  # a bad scheme or bucket fails first
+    if not indices:
+        return []
     call_seed = new_seed() if seed is None else seed
     maker = ObjectMaker(
         object_type, size, seed=call_seed, dedup=dedup_factor, compress=compress_factor, num=num
     )
-    config_store, _, _ = resolve(uris[0])
+    config_store, _, _ = resolve(uris[lo])
     stream_above = config_store.config.multipart_threshold
     part_size = config_store.config.part_size
     done_objects = done_bytes = 0
 
-    def report(count: int) -> None:
+    def advance(objects: int, nbytes: int) -> None:
         nonlocal done_objects, done_bytes
+        done_objects += objects
+        done_bytes += nbytes
+        if progress is not None:
+            progress(done_objects, done_bytes)
+
+    def report(count: int) -> None:
         for _ in range(count):
-            done_objects += 1
-            done_bytes += size
-            if progress is not None:
-                progress(done_objects, done_bytes)
+            advance(1, size)
 
     if object_type in STREAMABLE_TYPES and size > stream_above:
 
@@ -116,13 +139,14 @@ async def put_async(
             async with open_writer_async(uris[index]) as writer:
                 while chunk := await asyncio.to_thread(next, chunks, b""):
                     await writer.write(chunk)
-            report(1)
+                    advance(0, len(chunk))  # a large object shows progress part by part
+            advance(1, 0)
 
-        await run_bounded(range(num), stream_one, max_in_flight)
+        await run_bounded(indices, stream_one, max_in_flight)
     elif isinstance(config_store, LocalStore):
         files = _LocalFiles(config_store, uris, maker)
         batch = max(1, min(_BATCH_MAX, _BATCH_BYTES // max(size, 1)))
-        batches = [(start, min(num, start + batch)) for start in range(0, num, batch)]
+        batches = [(start, min(hi, start + batch)) for start in range(lo, hi, batch)]
 
         async def write_batch(bounds: tuple[int, int]) -> None:
             report(await run_io(files.write_range, *bounds))
@@ -138,14 +162,47 @@ async def put_async(
             await put_bytes_async(uris[index], await asyncio.to_thread(maker.make, index))
             report(1)
 
-        await run_bounded(range(num), upload_one, max_in_flight)
-    return uris
+        await run_bounded(indices, upload_one, max_in_flight)
+    return [uris[index] for index in indices]
+
+
+def shard_range(num: int, rank: int, world_size: int) -> tuple[int, int]:
+    """Indices ``[start, stop)`` of shard ``rank`` of ``world_size`` over ``num`` objects.
+
+    Contiguous blocks whose sizes differ by at most one; together they cover ``range(num)``.
+    """
+    num = check_int("num", num, 0)
+    world_size = check_int("world_size", world_size, 1)
+    rank = check_int("rank", rank, 0)
+    if rank >= world_size:
+        raise ValueError(f"rank must be < world_size ({world_size}), got {rank}")
+    return num * rank // world_size, num * (rank + 1) // world_size
+
+
+def _shard(num: int, rank: object, world_size: object, index_range: object) -> tuple[int, int]:
+    if index_range is not None:
+        if rank is not None or world_size is not None:
+            raise ValueError("give either rank/world_size or index_range, not both")
+        if not isinstance(index_range, tuple | list) or len(index_range) != 2:
+            raise ValueError(f"index_range must be a (start, stop) pair, got {index_range!r}")
+        start = check_int("index_range start", index_range[0], 0)
+        stop = check_int("index_range stop", index_range[1], 0)
+        if not start <= stop <= num:
+            raise ValueError(
+                f"index_range must satisfy 0 <= start <= stop <= num ({num}), got {index_range!r}"
+            )
+        return start, stop
+    if rank is None and world_size is None:
+        return 0, num
+    if rank is None or world_size is None:
+        raise ValueError("rank and world_size go together")
+    return shard_range(num, rank, world_size)  # type: ignore[arg-type]
 
 
 class _LocalFiles:
     """Writes objects of one call to local files; ``write_range`` runs in I/O-pool threads."""
 
-    def __init__(self, store: LocalStore, uris: list[str], maker: ObjectMaker) -> None:
+    def __init__(self, store: LocalStore, uris: dict[int, str], maker: ObjectMaker) -> None:
         self._store = store
         self._uris = uris
         self._maker = maker
