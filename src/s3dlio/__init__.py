@@ -68,6 +68,7 @@ from .loader import (
     read_npz,
     read_npz_async,
 )
+from .oplog import finalize_op_log, init_op_log, is_op_log_active
 from .ops import (
     AsyncWriter,
     create_bucket_async,
@@ -139,6 +140,7 @@ __all__ = [
     "download_async",
     "exists",
     "exists_async",
+    "finalize_op_log",
     "generate_data",
     "get",
     "get_async",
@@ -147,6 +149,8 @@ __all__ = [
     "get_many_async",
     "get_range",
     "get_range_async",
+    "init_op_log",
+    "is_op_log_active",
     "iter_list",
     "iter_list_async",
     "list",

@@ -1,0 +1,243 @@
+"""The op-log: every storage request as one row of a zstd-compressed TSV file.
+
+The columns are those of MinIO warp's operation log (and of the original s3dlio's), so warp's
+and polarWarp's analysis tools read it::
+
+    idx  thread  op  client_id  n_objects  bytes  endpoint  file  error  start  first_byte  end  duration_ns
+
+``op`` is ``GET``, ``PUT``, ``STAT``, ``LIST``, ``DELETE``, ``CREATE_BUCKET`` or
+``DELETE_BUCKET``; times are RFC 3339 UTC with nanoseconds; ``first_byte`` is the end of a GET,
+the start of a PUT and empty for metadata requests (the transport does not expose the first
+byte). ``endpoint`` is ``scheme://bucket`` (``file://`` for local files) and ``file`` the path
+without the scheme, as in the original.
+
+Turn it on with ``configure(op_log="ops.tsv.zst")``, the ``S3DLIO_OP_LOG`` variable, the CLI's
+``--op-log``, or :func:`init_op_log`. Rows are formatted and compressed on a background thread;
+at most ``max_pending`` rows wait in memory, and a producer that finds the queue full waits for
+the writer instead of dropping a row (a log with holes would mislead). The file is complete once
+:func:`finalize_op_log` returns (also called at interpreter exit). A forked child writes its own
+file, ``<name>.<pid>.tsv.zst``, never into its parent's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from typing import IO, Any
+
+__all__ = [
+    "COLUMNS",
+    "OpLog",
+    "finalize_op_log",
+    "init_op_log",
+    "is_op_log_active",
+    "log_for",
+    "set_client_id",
+]
+
+COLUMNS = (
+    "idx", "thread", "op", "client_id", "n_objects", "bytes", "endpoint", "file", "error",
+    "start", "first_byte", "end", "duration_ns",
+)  # fmt: skip
+_HEADER = ("\t".join(COLUMNS) + "\n").encode()
+_CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+
+# A row as recorded: op, thread, n_objects, bytes, endpoint, file, error, start_ns, first_ns, end_ns
+Row = tuple[str, int, int, int, str, str, str, int, int, int]
+
+
+class _Clock:
+    """RFC 3339 UTC timestamps with nanoseconds, the seconds part cached (rows come in bursts)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def format(self, ns: int) -> str:
+        second, fraction = divmod(ns, 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{fraction:09d}Z"
+
+
+class OpLog:
+    """One op-log file with its writer thread."""
+
+    def __init__(self, path: str, *, max_pending: int = 65536, level: int = 3) -> None:
+        import zstandard
+
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self.path = path
+        self.client_id = _client_id
+        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
+        self._zstd: Any = zstandard.ZstdCompressor(level=level).stream_writer(self._file, closefd=False)
+        self._zstd.write(_HEADER)
+        self._max = max_pending
+        self._batch = max(1, min(1024, max_pending // 4))
+        self._pending: list[Row] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._error: BaseException | None = None
+        self.rows = 0
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="s3dlio-oplog", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"OpLog({self.path!r}, rows={self.rows})"
+
+    def record(self, row: Row) -> None:
+        """Queue one row (waits while ``max_pending`` rows are queued)."""
+        with self._cond:
+            while len(self._pending) >= self._max and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return
+            self._pending.append(row)
+            if len(self._pending) == self._batch:
+                self._cond.notify_all()
+
+    def _run(self) -> None:
+        clock = _Clock()
+        client = self.client_id.translate(_CLEAN)
+        index = 0
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait(0.5)  # a periodic flush of whatever has arrived
+                if not self._pending and self._closed:
+                    return
+                rows, self._pending = self._pending, []
+                self._cond.notify_all()  # producers waiting on a full queue
+            lines = []
+            for op, thread, count, size, endpoint, file, error, start, first, end in rows:
+                lines.append(
+                    f"{index}\t{thread}\t{op}\t{client}\t{count}\t{size}\t{endpoint}\t"
+                    f"{file.translate(_CLEAN)}\t{error.translate(_CLEAN)}\t{clock.format(start)}\t"
+                    f"{clock.format(first) if first else ''}\t{clock.format(end)}\t{end - start}\n"
+                )
+                index += 1
+            try:
+                self._zstd.write("".join(lines).encode())
+            except BaseException as exc:  # the disk filled up, the file was closed under us
+                self._error = exc
+                with self._cond:
+                    self._closed = True
+                    self._pending.clear()
+                    self._cond.notify_all()
+                return
+            self.rows = index
+
+    def close(self) -> None:
+        """Write every queued row, finish the zstd frame and close the file.
+
+        Raises the writer's error (e.g. a full disk) if writing failed.
+        """
+        with self._cond:
+            if self._closed and not self._thread.is_alive() and self._file.closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        if os.getpid() != self._pid:
+            return  # a forked copy: the parent owns the file
+        self._thread.join()
+        try:
+            self._zstd.close()
+        finally:
+            self._file.close()
+        if self._error is not None:
+            raise OSError(f"op-log {self.path} could not be written: {self._error}") from self._error
+
+
+_lock = threading.Lock()
+_logs: dict[str, OpLog] = {}  # by the configured path
+_explicit: OpLog | None = None
+_client_id = os.environ.get("S3DLIO_CLIENT_ID", "")
+_forked = False
+
+
+def _child_path(path: str) -> str:
+    """``ops.tsv.zst`` -> ``ops.<pid>.tsv.zst`` for a forked child."""
+    directory, name = os.path.split(path)
+    stem, dot, rest = name.partition(".")
+    return os.path.join(directory, f"{stem}.{os.getpid()}{dot}{rest}")
+
+
+def _open(path: str) -> OpLog:
+    return OpLog(_child_path(path) if _forked else path)
+
+
+def log_for(path: str | None) -> OpLog | None:
+    """The active op-log: one opened by :func:`init_op_log`, else the one for ``path``."""
+    if _explicit is not None:
+        return _explicit
+    if path is None:
+        return None
+    log = _logs.get(path)
+    if log is None:
+        with _lock:
+            log = _logs.get(path)
+            if log is None:
+                log = _logs[path] = _open(path)
+    return log
+
+
+def init_op_log(path: str | os.PathLike[str]) -> None:
+    """Start recording every storage request to ``path`` (the original's name for this).
+
+    Replaces (and finishes) an op-log started earlier with this function.
+    """
+    global _explicit
+    with _lock:
+        old, _explicit = _explicit, _open(os.fspath(path))
+    if old is not None:
+        old.close()
+
+
+def is_op_log_active() -> bool:
+    """Whether an op-log is being written (by :func:`init_op_log` or the ``op_log`` setting)."""
+    from .config import get_config
+
+    return _explicit is not None or get_config().op_log is not None
+
+
+def finalize_op_log() -> None:
+    """Finish every open op-log: all rows written, the files complete and closed."""
+    global _explicit
+    with _lock:
+        logs = [*_logs.values(), *([_explicit] if _explicit is not None else [])]
+        _logs.clear()
+        _explicit = None
+    errors = []
+    for log in logs:
+        try:
+            log.close()
+        except OSError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def set_client_id(client_id: str) -> None:
+    """The ``client_id`` column of op-logs opened from now on (default ``$S3DLIO_CLIENT_ID``)."""
+    global _client_id
+    _client_id = str(client_id)
+
+
+def _after_fork_in_child() -> None:
+    global _explicit, _forked, _lock
+    _forked = True
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    stale: list[Any] = [*_logs.values(), *([_explicit] if _explicit is not None else [])]
+    _logs.clear()
+    _explicit = None
+    for log in stale:
+        log._closed = True  # its thread does not exist here; never touch the parent's file
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(finalize_op_log)
