@@ -153,7 +153,7 @@ def enable_opentelemetry(meter: Any = None) -> Sink:
     it to :func:`remove_sink` to stop).
     """
     if meter is None:
-        from opentelemetry import metrics as otel_metrics
+        import opentelemetry.metrics as otel_metrics
 
         meter = otel_metrics.get_meter("s3dlio")
     requests = meter.create_counter("s3dlio.requests", unit="1", description="storage requests")
