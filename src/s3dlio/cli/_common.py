@@ -195,10 +195,12 @@ class Bar:
 
 
 @contextmanager
-def progress_bar(description: str, total_bytes: int | None, total_objects: int | None) -> Iterator[Bar]:
+def progress_bar(
+    description: str, total_bytes: int | None, total_objects: int | None, quiet: bool | None = None
+) -> Iterator[Bar]:
     """A progress bar on stderr, shown only on a terminal and without ``--quiet``."""
     console = Console(stderr=True)
-    if state().quiet or not console.is_terminal:
+    if (state().quiet if quiet is None else quiet) or not console.is_terminal:
         yield Bar(None, None)
         return
     objects = "/" + str(total_objects) if total_objects is not None else ""

@@ -15,6 +15,7 @@ from rich.table import Table
 
 import s3dlio
 
+from .._sync import run as run_on_loop
 from ..ops import _copy as copy_object  # the library's one object copy (streams large objects)
 from ._common import (
     Bar,
@@ -68,10 +69,12 @@ def _describe(exc: BaseException, uri: str | None) -> str:
 
 
 def _run(coro: Awaitable[T]) -> T:
+    """Run ``coro`` on s3dlio's own event loop (the one the blocking API uses)."""
+
     async def wrapper() -> T:
         return await coro
 
-    return asyncio.run(wrapper())
+    return run_on_loop(wrapper())
 
 
 async def _bounded(items: Sequence[Any], worker: Callable[[Any], Awaitable[None]], limit: int) -> None:
@@ -512,7 +515,7 @@ def bench_command(
         duration=parse_duration(duration) if duration is not None else (None if count else 10.0),
         count=count, keep=keep,
     )  # fmt: skip
-    results = _run(run_bench(plan, lambda name, total: progress_bar(name, None, total)))
+    results = _run(run_bench(plan, lambda name, total: progress_bar(name, None, total, st.quiet)))
     if st.json:
         for result in results:
             emit(result.as_dict())
