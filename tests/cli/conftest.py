@@ -60,14 +60,3 @@ def s3dlio_cli(tmp_path: Path) -> Runner:
         return result
 
     return run
-
-
-def read_op_log(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a zstd-compressed TSV op-log."""
-    import zstandard
-
-    text = zstandard.ZstdDecompressor().stream_reader(path.read_bytes()).read().decode()
-    lines = text.splitlines()
-    header = lines[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
-    return header, rows

@@ -489,7 +489,7 @@ def gen_command(
     default=100,
     show_default=True,
     type=click.IntRange(1),
-    help="Objects prepared for get/stat/list when no put phase made them.",
+    help="Objects written first (untimed) when no earlier phase left any.",
 )
 @click.option("-d", "--duration", default=None, help="Run each phase this long (e.g. 10s, 1m).")
 @click.option("-n", "--count", default=None, type=click.IntRange(1), help="Run each phase for N requests.")

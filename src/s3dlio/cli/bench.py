@@ -2,7 +2,7 @@
 
 Each phase runs ``concurrency`` workers for a fixed duration or request count and records every
 request's latency. ``put`` writes new objects (they become the pool that ``get``, ``stat`` and
-``delete`` use); without a put phase, ``objects`` objects are written first, untimed. ``mixed``
+``delete`` use); when the pool is empty, ``objects`` objects are written first, untimed. ``mixed``
 draws each request from warp's default mix (45% GET, 30% STAT, 15% PUT, 10% DELETE). Everything
 written goes under a fresh ``s3dlio-bench-<hex>/`` prefix that is deleted at the end.
 """
@@ -192,7 +192,7 @@ async def run_bench(plan: BenchPlan, bars: BarFactory) -> list[OpResult]:
     results: list[OpResult] = []
     try:
         for name in plan.ops:
-            if name in ("get", "stat", "list", "mixed") or (name == "delete" and not run.pool):
+            if not run.pool and name != "put":
                 await run.prepare(bars)
             results += await run.phase(name, bars)
     finally:
