@@ -170,8 +170,11 @@ def emit(record: dict[str, Any]) -> None:
 
 
 def stdout_console() -> Console:
-    """A rich console on stdout (plain text when stdout is not a terminal)."""
-    return Console(highlight=False, soft_wrap=True)
+    """A rich console on stdout (plain text, never cut to 80 columns, when not a terminal)."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=True, width=1000)
+    return console
 
 
 class Bar:
