@@ -25,6 +25,7 @@ import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
 from . import oplog
@@ -214,15 +215,7 @@ def _record(
             sink(store.scheme, op, objects, nbytes, seconds, error)
     log = oplog.log_for(store.config.op_log)
     if log is not None:
-        if store.scheme in ("file", "direct"):
-            endpoint, file = f"{store.scheme}://", "/" + key
-        else:
-            endpoint, file = f"{store.scheme}://{store.bucket}", f"{store.bucket}/{key}"
-        text = ""
-        if error is not None:
-            text = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:400]
-        first = 0 if error is not None else end if op == "GET" else start if op == "PUT" else 0
-        log.record((op, threading.get_native_id(), objects, nbytes, endpoint, file, text, start, first, end))
+        log.record((op, get_ident(), objects, nbytes, store.scheme, store.bucket, key, error, start, end))
 
 
 # name -> (op, key of the call, objects, bytes); each gets (args, result or None)

@@ -22,10 +22,12 @@ file, ``<name>.<pid>.tsv.zst``, never into its parent's.
 from __future__ import annotations
 
 import atexit
+import collections
 import os
 import threading
-import time
 from typing import IO, Any
+
+import numpy as np
 
 __all__ = [
     "COLUMNS",
@@ -42,25 +44,27 @@ COLUMNS = (
     "start", "first_byte", "end", "duration_ns",
 )  # fmt: skip
 _HEADER = ("\t".join(COLUMNS) + "\n").encode()
+_LOCAL = frozenset(("file", "direct"))
 _CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
-# A row as recorded: op, thread, n_objects, bytes, endpoint, file, error, start_ns, first_ns, end_ns
-Row = tuple[str, int, int, int, str, str, str, int, int, int]
+# A row as recorded on the request path (formatting waits for the writer thread):
+# op, thread ident, n_objects, bytes, scheme, bucket, key, error or None, start_ns, end_ns
+Row = tuple[str, int, int, int, str, str, str, "BaseException | None", int, int]
 
 
-class _Clock:
-    """RFC 3339 UTC timestamps with nanoseconds, the seconds part cached (rows come in bursts)."""
+def _error_text(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    text = str(error)
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
 
-    def format(self, ns: int) -> str:
-        second, fraction = divmod(ns, 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{fraction:09d}Z"
+def _clean(values: list[str]) -> list[str]:
+    """Tabs and newlines would break the TSV: replace them (checked once per batch)."""
+    joined = "".join(values)
+    if "\t" in joined or "\n" in joined or "\r" in joined:
+        return [value.translate(_CLEAN) for value in values]
+    return values
 
 
 class OpLog:
@@ -72,16 +76,18 @@ class OpLog:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.path = path
-        self.client_id = _client_id
+        self.client_id = _client_id.translate(_CLEAN)
         self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115  (closed by close())
         self._zstd: Any = zstandard.ZstdCompressor(level=level).stream_writer(self._file, closefd=False)
         self._zstd.write(_HEADER)
         self._max = max_pending
-        self._batch = max(1, min(1024, max_pending // 4))
-        self._pending: list[Row] = []
-        self._cond = threading.Condition(threading.Lock())
+        self._batch = max(1, min(4096, max_pending // 4))
+        self._queue: collections.deque[Row] = collections.deque()
+        self._wake = threading.Event()
+        self._room = threading.Condition(threading.Lock())
         self._closed = False
         self._error: BaseException | None = None
+        self._threads: dict[int, int] = {}
         self.rows = 0
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="s3dlio-oplog", daemon=True)
@@ -91,64 +97,103 @@ class OpLog:
         return f"OpLog({self.path!r}, rows={self.rows})"
 
     def record(self, row: Row) -> None:
-        """Queue one row (waits while ``max_pending`` rows are queued)."""
-        with self._cond:
-            while len(self._pending) >= self._max and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return
-            self._pending.append(row)
-            if len(self._pending) == self._batch:
-                self._cond.notify_all()
+        """Queue one row: an append on the request path; waits only while the queue is full."""
+        queue = self._queue
+        queue.append(row)
+        if len(queue) >= self._batch:
+            self._wake.set()
+            if len(queue) >= self._max:
+                with self._room:
+                    while len(queue) >= self._max and not self._closed:
+                        self._room.wait(0.1)
+
+    def _format(self, rows: list[Row]) -> bytes:
+        """A batch of rows as TSV lines, formatted column by column (the loops run in C)."""
+        ops, idents, counts, sizes, schemes, buckets, keys, errors, starts, ends = zip(*rows, strict=True)
+        threads = self._threads
+        for ident in set(idents):
+            threads.setdefault(ident, len(threads) + 1)  # small thread numbers, as warp writes
+        start_ns = np.array(starts, dtype=np.int64)
+        end_ns = np.array(ends, dtype=np.int64)
+        start_text = np.datetime_as_string(
+            start_ns.astype("datetime64[ns]"), unit="ns", timezone="UTC"
+        ).tolist()
+        end_text = np.datetime_as_string(end_ns.astype("datetime64[ns]"), unit="ns", timezone="UTC").tolist()
+        first = [
+            "" if error is not None else end if op == "GET" else start if op == "PUT" else ""
+            for op, error, start, end in zip(ops, errors, start_text, end_text, strict=True)
+        ]
+        endpoints = [
+            f"{scheme}://" if scheme in _LOCAL else f"{scheme}://{bucket}"
+            for scheme, bucket in zip(schemes, buckets, strict=True)
+        ]
+        files = _clean(
+            [
+                "/" + key if scheme in _LOCAL else f"{bucket}/{key}"
+                for scheme, bucket, key in zip(schemes, buckets, keys, strict=True)
+            ]
+        )
+        first_index = self.rows
+        columns = (
+            map(str, range(first_index, first_index + len(rows))),
+            map(str, map(threads.__getitem__, idents)),
+            ops,
+            [self.client_id] * len(rows),
+            map(str, counts),
+            map(str, sizes),
+            endpoints,
+            files,
+            _clean([_error_text(error) for error in errors]),
+            start_text,
+            first,
+            end_text,
+            map(str, (end_ns - start_ns).tolist()),
+        )
+        self.rows = first_index + len(rows)
+        return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode()
 
     def _run(self) -> None:
-        clock = _Clock()
-        client = self.client_id.translate(_CLEAN)
-        index = 0
+        queue = self._queue
         while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait(0.5)  # a periodic flush of whatever has arrived
-                if not self._pending and self._closed:
+            if not queue:
+                if self._closed:
                     return
-                rows, self._pending = self._pending, []
-                self._cond.notify_all()  # producers waiting on a full queue
-            lines = []
-            for op, thread, count, size, endpoint, file, error, start, first, end in rows:
-                lines.append(
-                    f"{index}\t{thread}\t{op}\t{client}\t{count}\t{size}\t{endpoint}\t"
-                    f"{file.translate(_CLEAN)}\t{error.translate(_CLEAN)}\t{clock.format(start)}\t"
-                    f"{clock.format(first) if first else ''}\t{clock.format(end)}\t{end - start}\n"
-                )
-                index += 1
-            try:
-                self._zstd.write("".join(lines).encode())
-            except BaseException as exc:  # the disk filled up, the file was closed under us
-                self._error = exc
-                with self._cond:
+                self._wake.wait(0.5)  # woken by a full batch or by close(); else a periodic flush
+                self._wake.clear()
+            count = len(queue)
+            if count:
+                rows = [queue.popleft() for _ in range(count)]
+                with self._room:
+                    self._room.notify_all()  # producers waiting on a full queue
+                try:
+                    self._zstd.write(self._format(rows))
+                except BaseException as exc:  # the disk filled up, the file was closed under us
+                    self._error = exc
                     self._closed = True
-                    self._pending.clear()
-                    self._cond.notify_all()
-                return
-            self.rows = index
+                    queue.clear()
+                    with self._room:
+                        self._room.notify_all()
+                    return
 
     def close(self) -> None:
         """Write every queued row, finish the zstd frame and close the file.
 
         Raises the writer's error (e.g. a full disk) if writing failed.
         """
-        with self._cond:
-            if self._closed and not self._thread.is_alive() and self._file.closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
+        if self._file.closed:
+            return
+        self._closed = True
+        self._wake.set()
         if os.getpid() != self._pid:
             return  # a forked copy: the parent owns the file
         self._thread.join()
         try:
-            self._zstd.close()
-        finally:
-            self._file.close()
+            try:
+                self._zstd.close()
+            finally:
+                self._file.close()
+        except OSError as exc:
+            self._error = self._error or exc
         if self._error is not None:
             raise OSError(f"op-log {self.path} could not be written: {self._error}") from self._error
 

@@ -189,3 +189,20 @@ def test_bench_local_reports_every_operation_and_cleans_up(s3dlio_cli: Runner, t
     table = s3dlio_cli("bench", str(tmp_path / "b"), "--op", "put", "-d", "0.2s", "-s", "100").out
     assert "PUT" in table and "p99 ms" in table
     assert not any(p.is_file() for p in (tmp_path / "b").rglob("*"))
+
+
+def test_ls_of_one_object_and_a_closed_pipe(s3dlio_cli: Runner, tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import SCRIPT
+
+    s3dlio_cli("gen", str(tmp_path / "d"), "-n", "3000", "-s", "1")  # more than a pipe holds
+    one = s3dlio_cli("ls", str(tmp_path / "d" / "object_7"), "--json").json()
+    assert [(r["type"], r["size"]) for r in one] == [("object", 1)]
+    assert s3dlio_cli("ls", str(tmp_path / "d" / "nothing")).out == ""
+    # `s3dlio ls | head -1`: the reader goes away; no error message, exit 141 (SIGPIPE's code)
+    ls = subprocess.Popen([str(SCRIPT), "ls", str(tmp_path / "d")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert ls.stdout is not None and ls.stderr is not None
+    assert ls.stdout.readline().decode().startswith("file://")
+    ls.stdout.close()
+    assert ls.wait(timeout=60) == 141 and ls.stderr.read() == b""

@@ -80,7 +80,7 @@ def test_bounded_queue_loses_nothing(tmp_path: Path) -> None:
     threads = [
         threading.Thread(
             target=lambda t=t: [
-                log.record(("GET", t + 1, 1, i, "s3://b", f"b/k\t{i}", "", 10**18 + i, 0, 10**18 + 2 * i))
+                log.record(("GET", t + 1, 1, i, "s3", "b", f"k\t{i}", None, 10**18 + i, 10**18 + 2 * i))
                 for i in range(500)
             ]
         )
@@ -115,3 +115,11 @@ def test_a_forked_child_writes_its_own_file(tmp_path: Path, op_log: Path) -> Non
     s3dlio.finalize_op_log()
     assert [r["bytes"] for r in read_log(op_log)] == ["1"]
     assert [r["bytes"] for r in read_log(tmp_path / f"ops.{pid}.tsv.zst")] == ["2"]
+
+
+def test_a_write_failure_is_raised_not_swallowed() -> None:
+    log = oplog.OpLog("/dev/full")  # every write fails with ENOSPC
+    for i in range(5000):
+        log.record(("PUT", 1, 1, 10, "s3", "b", f"k{i}", None, 10**18, 10**18 + 5))
+    with pytest.raises(OSError, match="/dev/full could not be written"):
+        log.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sys
 import traceback
@@ -52,6 +53,10 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             echo_err("s3dlio: interrupted")
             ctx.exit(130)
+        except BrokenPipeError:  # stdout went away (`s3dlio ls ... | head`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(141)
         except Exception as exc:
             current = ctx.ensure_object(State)
             if current.debug:
@@ -144,7 +149,16 @@ def ls_command(uri: str, recursive: bool, long_: bool, summary: bool) -> None:
     st = state().begin(uri)
     parsed = s3dlio.parse_uri(uri)
     count = total = 0
-    for entry in s3dlio.iter_list(uri, recursive=recursive):
+    entries: Any = s3dlio.iter_list(uri, recursive=recursive)
+    first = next(entries, None)
+    if first is None and parsed.key and not uri.endswith("/"):
+        try:  # URI names one object (as `aws s3 ls s3://b/key` shows it)
+            entries = iter([s3dlio.stat(uri)])
+        except FileNotFoundError:
+            entries = iter(())
+    elif first is not None:
+        entries = itertools.chain([first], entries)
+    for entry in entries:
         key = str(field_of(entry, "key"))
         is_prefix = bool(field_of(entry, "is_prefix", False)) or key.endswith("/")
         size = int(field_of(entry, "size", 0) or 0)
