@@ -6,8 +6,9 @@ Small objects are the worst case (the per-request cost of logging is all there i
 workload is one ``get_async`` per object for ``--num`` small objects, 64 in flight. Rows:
 
 * ``GET <size> file:// / s3:// op-log``: the same reads with an op-log (``init_op_log``, so the
-  configuration and its cached stores stay the same) and without, in interleaved pairs (the order flips every round); ``ours`` is with the log, the
-  competitor column (``original``) without, so the ratio is the fraction of throughput kept
+  configuration and its cached stores stay the same) and without, in interleaved pairs (the
+  order flips every round); ``ours`` is with the log, the competitor column (``original``)
+  without, so the ratio is the fraction of throughput kept
   (1.00 = free; the target is >= 0.95). The log's rows are counted to prove every request was
   recorded, and the time includes finishing the file.
 * ``store.get file:// metrics``: one coroutine awaiting ``store.get`` ``--num`` times through the
