@@ -201,7 +201,9 @@ def test_ls_of_one_object_and_a_closed_pipe(s3dlio_cli: Runner, tmp_path: Path) 
     assert [(r["type"], r["size"]) for r in one] == [("object", 1)]
     assert s3dlio_cli("ls", str(tmp_path / "d" / "nothing")).out == ""
     # `s3dlio ls | head -1`: the reader goes away; no error message, exit 141 (SIGPIPE's code)
-    ls = subprocess.Popen([str(SCRIPT), "ls", str(tmp_path / "d")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ls = subprocess.Popen(
+        [str(SCRIPT), "ls", str(tmp_path / "d")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert ls.stdout is not None and ls.stderr is not None
     assert ls.stdout.readline().decode().startswith("file://")
     ls.stdout.close()
