@@ -114,6 +114,19 @@ def op_log_row(label: str, uris: list[str], size: int, rounds: int, workdir: Pat
     return pairs(f"GET {size} B {label} op-log", rounds, len(uris) * size, with_log, without_log)
 
 
+def row_cost(workdir: Path, count: int = 200_000) -> float:
+    """CPU-seconds the op-log spends per row (record on the request path + format + compress)."""
+    from s3dlio.oplog import OpLog
+
+    log = OpLog(str(workdir / "cost.tsv.zst"))
+    now = time.time_ns()
+    c0 = _cpu()
+    for i in range(count):
+        log.record(("GET", 1, 1, 4096, "s3", "bucket", f"prefix/obj-{i:06d}", None, now + i, now + 2 * i))
+    log.close()
+    return (_cpu() - c0) / count
+
+
 def metrics_row(uris: list[str], size: int, rounds: int) -> Row:
     store, _ = store_for(uris[0])
     keys = [store_for(uri)[1] for uri in uris]
@@ -162,7 +175,13 @@ def main() -> None:
                 rows.append(op_log_row("s3://", remote, size, rounds, workdir))
             finally:
                 s3dlio.delete(cfg.uri("bench-oplog/"), recursive=True)
+        per_row = row_cost(workdir)
     print_table(rows, title=f"observability cost: {num} x {size} B, {rounds} interleaved pairs")
+    print(f"op-log CPU per row (record + format + compress, 200k rows): {per_row * 1e6:.2f} us")
+    for row in rows:
+        if "op-log" in row.name and row.original:
+            cpu_per_request = float(row.note.rsplit("vs ", 1)[1]) * size / 1e9  # CPU-s/GB without log
+            print(f"  {row.name}: {per_row / cpu_per_request * 100:.1f}% of the client CPU of one request")
 
 
 if __name__ == "__main__":

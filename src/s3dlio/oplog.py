@@ -59,6 +59,14 @@ def _error_text(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:400]
 
 
+def _numbers(values: Any) -> Any:
+    """Integers as text; a column of one repeated value (n_objects, thread) is converted once."""
+    first = values[0]
+    if values.count(first) == len(values):
+        return [str(first)] * len(values)
+    return map(str, values)
+
+
 def _clean(values: list[str]) -> list[str]:
     """Tabs and newlines would break the TSV: replace them (checked once per batch)."""
     joined = "".join(values)
@@ -119,37 +127,52 @@ class OpLog:
             start_ns.astype("datetime64[ns]"), unit="ns", timezone="UTC"
         ).tolist()
         end_text = np.datetime_as_string(end_ns.astype("datetime64[ns]"), unit="ns", timezone="UTC").tolist()
-        first = [
-            "" if error is not None else end if op == "GET" else start if op == "PUT" else ""
-            for op, error, start, end in zip(ops, errors, start_text, end_text, strict=True)
-        ]
-        endpoints = [
-            f"{scheme}://" if scheme in _LOCAL else f"{scheme}://{bucket}"
-            for scheme, bucket in zip(schemes, buckets, strict=True)
-        ]
-        files = _clean(
-            [
-                "/" + key if scheme in _LOCAL else f"{bucket}/{key}"
-                for scheme, bucket, key in zip(schemes, buckets, keys, strict=True)
+        count = len(rows)
+        failed = count - errors.count(None)
+        kinds = set(ops)
+        if not failed and len(kinds) == 1:  # the usual batch: one kind of request, no errors
+            kind = ops[0]
+            first = end_text if kind == "GET" else start_text if kind == "PUT" else [""] * count
+        else:
+            first = [
+                "" if error is not None else end if op == "GET" else start if op == "PUT" else ""
+                for op, error, start, end in zip(ops, errors, start_text, end_text, strict=True)
             ]
-        )
+        places = set(zip(schemes, buckets, strict=True))
+        if len(places) == 1:  # one store: the endpoint is constant, the file a prefix + key
+            scheme, bucket = next(iter(places))
+            local = scheme in _LOCAL
+            endpoints = [f"{scheme}://" if local else f"{scheme}://{bucket}"] * count
+            files = _clean(list(map(("/" if local else bucket + "/").__add__, keys)))
+        else:
+            endpoints = [
+                f"{scheme}://" if scheme in _LOCAL else f"{scheme}://{bucket}"
+                for scheme, bucket in zip(schemes, buckets, strict=True)
+            ]
+            files = _clean(
+                [
+                    "/" + key if scheme in _LOCAL else f"{bucket}/{key}"
+                    for scheme, bucket, key in zip(schemes, buckets, keys, strict=True)
+                ]
+            )
+        error_text = _clean([_error_text(error) for error in errors]) if failed else [""] * count
         first_index = self.rows
         columns = (
-            map(str, range(first_index, first_index + len(rows))),
-            map(str, map(threads.__getitem__, idents)),
+            map(str, range(first_index, first_index + count)),
+            _numbers(list(map(threads.__getitem__, idents))),
             ops,
-            [self.client_id] * len(rows),
-            map(str, counts),
+            [self.client_id] * count,
+            _numbers(counts),
             map(str, sizes),
             endpoints,
             files,
-            _clean([_error_text(error) for error in errors]),
+            error_text,
             start_text,
             first,
             end_text,
             map(str, (end_ns - start_ns).tolist()),
         )
-        self.rows = first_index + len(rows)
+        self.rows = first_index + count
         return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode()
 
     def _run(self) -> None:
