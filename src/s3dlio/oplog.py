@@ -89,7 +89,7 @@ class OpLog:
         self._zstd: Any = zstandard.ZstdCompressor(level=level).stream_writer(self._file, closefd=False)
         self._zstd.write(_HEADER)
         self._max = max_pending
-        self._batch = max(1, min(4096, max_pending // 4))
+        self._batch = max(1, min(1024, max_pending // 4))
         self._queue: collections.deque[Row] = collections.deque()
         self._wake = threading.Event()
         self._room = threading.Condition(threading.Lock())
