@@ -273,6 +273,7 @@ def _metered_call(store: Store, method: Callable[..., Any], measure: _Measure) -
     async def call(*args: Any, **kwargs: Any) -> Any:
         if _inside.get():
             return await method(*args, **kwargs)
+        oplog.log_for(store.config.op_log)  # a bad op-log path fails before any I/O
         token = _inside.set(True)
         start = time.time_ns()
         try:
@@ -292,6 +293,7 @@ def _metered_call(store: Store, method: Callable[..., Any], measure: _Measure) -
 def _metered_pages(store: Store, method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def pages(prefix: str = "", *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        oplog.log_for(store.config.op_log)
         start = time.time_ns()
         recorded = False
         source = method(prefix, *args, **kwargs)
@@ -351,6 +353,7 @@ class _MeteredWriter:
 def _metered_open(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def open_writer(key: str, *args: Any, **kwargs: Any) -> Any:
+        oplog.log_for(store.config.op_log)
         start = time.time_ns()
         writer = await method(key, *args, **kwargs)
         return _MeteredWriter(store, key, writer, start)

@@ -236,7 +236,13 @@ def _child_path(path: str) -> str:
 
 
 def _open(path: str) -> OpLog:
-    return OpLog(_child_path(path) if _forked else path)
+    target = _child_path(path) if _forked else path
+    try:
+        return OpLog(target)
+    except OSError as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"op_log {target!r} cannot be written: {exc.strerror or exc}") from exc
 
 
 def log_for(path: str | None) -> OpLog | None:

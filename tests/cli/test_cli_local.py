@@ -208,3 +208,8 @@ def test_ls_of_one_object_and_a_closed_pipe(s3dlio_cli: Runner, tmp_path: Path) 
     assert ls.stdout.readline().decode().startswith("file://")
     ls.stdout.close()
     assert ls.wait(timeout=60) == 141 and ls.stderr.read() == b""
+
+
+def test_an_unwritable_op_log_is_a_usage_error(s3dlio_cli: Runner, tmp_path: Path) -> None:
+    bad = s3dlio_cli("--op-log", str(tmp_path / "no" / "dir" / "ops.tsv.zst"), "ls", str(tmp_path), rc=2)
+    assert "cannot be written" in bad.err and bad.err.count("\n") == 1

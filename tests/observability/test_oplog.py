@@ -123,3 +123,14 @@ def test_a_write_failure_is_raised_not_swallowed() -> None:
         log.record(("PUT", 1, 1, 10, "s3", "b", f"k{i}", None, 10**18, 10**18 + 5))
     with pytest.raises(OSError, match="/dev/full could not be written"):
         log.close()
+
+
+def test_an_unwritable_op_log_path_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "no" / "such" / "dir" / "ops.tsv.zst"
+    s3dlio.configure(op_log=str(bad))
+    try:
+        with pytest.raises(s3dlio.ConfigError, match="cannot be written"):
+            s3dlio.put_bytes(f"file://{tmp_path}/x", b"1")
+    finally:
+        s3dlio.configure(op_log=None)
+    assert not (tmp_path / "x").exists()  # refused before any I/O
