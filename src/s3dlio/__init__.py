@@ -79,6 +79,7 @@ from .loader.parquet import (
     read_parquet,
     read_parquet_async,
 )
+from .oplog import finalize_op_log, init_op_log, is_op_log_active
 from .ops import (
     AsyncWriter,
     create_bucket_async,
@@ -153,6 +154,7 @@ __all__ = [
     "exists_async",
     "generate_and_write_parquet_schema_streaming",
     "generate_and_write_parquet_schema_streaming_async",
+    "finalize_op_log",
     "generate_data",
     "get",
     "get_async",
@@ -161,6 +163,8 @@ __all__ = [
     "get_many_async",
     "get_range",
     "get_range_async",
+    "init_op_log",
+    "is_op_log_active",
     "iter_list",
     "iter_list_async",
     "list",

@@ -19,6 +19,7 @@ Environment variables (the cloud SDKs' usual names):
 ``S3DLIO_BACKEND``                  accepted for compatibility: ``native``, ``arrow`` or
                                     ``obstore`` all select the one obstore-based core
 ``S3DLIO_USE_OPTIMIZED_HTTP``       accepted for compatibility; has no effect
+``S3DLIO_OP_LOG``                   op-log path: every storage request recorded (``op_log``)
 ==================================  ==========================================================
 """
 
@@ -79,6 +80,9 @@ class Config:
     """Flush local files (file://, direct://) and their directory to the device when written,
     so that a finished write survives a power loss; off by default (a crash is survived
     either way, thanks to the atomic rename)."""
+    op_log: str | None = None
+    """Path of a zstd-compressed TSV op-log (warp's columns) recording every storage request;
+    ``S3DLIO_OP_LOG``. See :mod:`s3dlio.oplog`."""
     backend: str = "native"
     """Compatibility setting (``S3DLIO_BACKEND``); every value selects the obstore core."""
 
@@ -99,6 +103,8 @@ class Config:
             raise ConfigError(f"max_retries must be >= 0, got {self.max_retries!r}")
         if self.part_size < 5 * MiB:
             raise ConfigError(f"part_size must be at least 5 MiB (S3's minimum), got {self.part_size}")
+        if self.op_log is not None and (not isinstance(self.op_log, str) or not self.op_log):
+            raise ConfigError(f"op_log must be a file path (str) or None, got {self.op_log!r}")
         if self.backend not in _BACKENDS:
             raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
 
@@ -130,6 +136,7 @@ class Config:
         if emulator and "://" not in emulator:
             emulator = "http://" + emulator
         values["gcs_emulator_host"] = emulator
+        values["op_log"] = env.get("S3DLIO_OP_LOG") or None
         backend = env.get("S3DLIO_BACKEND")
         if backend:
             values["backend"] = backend.strip().lower()
@@ -178,7 +185,7 @@ _ENV_NAMES = (
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY",
     "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ENDPOINT", "S3DLIO_AZURE_ENDPOINT",
-    "GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "S3DLIO_BACKEND",
+    "GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "S3DLIO_BACKEND", "S3DLIO_OP_LOG",
 )  # fmt: skip
 _memo: tuple[tuple[object, ...], Config] | None = None
 _ENV_KEYS: tuple[object, ...] = tuple(getattr(os.environ, "encodekey", str)(n) for n in _ENV_NAMES)

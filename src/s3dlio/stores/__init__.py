@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from ..config import Config, get_config
+from ..metrics import instrument
 from ..uri import ParsedUri, parse_uri
 from .base import AsyncObjectWriter, ObjectInfo, Store
 from .direct import DirectIOFallbackWarning, DirectStore
@@ -47,7 +48,7 @@ def open_store(parsed: ParsedUri, config: Config | None = None) -> Store:
             if store is None or store.config is not config:
                 if len(_cache) >= 256:
                     _cache.clear()
-                store = _CLASSES[parsed.scheme](parsed.bucket, config)
+                store = instrument(_CLASSES[parsed.scheme](parsed.bucket, config))
                 _cache[cache_key] = store
     return store
 

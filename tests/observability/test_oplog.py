@@ -1,0 +1,136 @@
+"""The op-log: warp's columns, one valid row per request, lossless under a tiny queue."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import s3dlio
+from oplog_rows import check_rows, read_log
+from s3dlio import oplog
+
+
+@pytest.fixture
+def op_log(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "ops.tsv.zst"
+    s3dlio.configure(op_log=str(path))
+    try:
+        yield path
+    finally:
+        s3dlio.configure(op_log=None)
+        s3dlio.finalize_op_log()
+
+
+def test_configure_op_log_records_every_request(tmp_path: Path, op_log: Path) -> None:
+    base = f"file://{tmp_path}/data"
+    assert s3dlio.is_op_log_active()
+    s3dlio.put_bytes(f"{base}/a", b"a" * 1000)
+    s3dlio.get(f"{base}/a")
+    s3dlio.get_range(f"{base}/a", 10, 90)  # 90 bytes: a STAT for the size, then a ranged GET
+    s3dlio.list(base)
+    with pytest.raises(FileNotFoundError):
+        s3dlio.get(f"{base}/missing")
+    s3dlio.delete(f"{base}/a")
+    s3dlio.finalize_op_log()
+    rows = read_log(op_log)
+    check_rows(rows)
+    assert [(r["op"], r["n_objects"], r["bytes"]) for r in rows] == [
+        ("PUT", "1", "1000"), ("GET", "1", "1000"), ("STAT", "1", "0"), ("GET", "1", "90"),
+        ("LIST", "1", "0"), ("GET", "1", "0"), ("DELETE", "1", "0"),
+    ]  # fmt: skip
+    assert all(r["endpoint"] == "file://" for r in rows)
+    assert rows[0]["file"] == f"{tmp_path}/data/a" and rows[4]["file"] == f"{tmp_path}/data"
+    assert rows[5]["error"].startswith("NotFoundError: ") and f"{base}/missing" in rows[5]["error"]
+    assert [r["error"] for i, r in enumerate(rows) if i != 5] == [""] * 6
+    assert rows[0]["first_byte"] == rows[0]["start"]  # PUT: first byte sent at the start
+    assert rows[1]["first_byte"] == rows[1]["end"] and rows[2]["first_byte"] == ""
+
+
+def test_env_variable_turns_it_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "env.tsv.zst"
+    monkeypatch.setenv("S3DLIO_OP_LOG", str(path))
+    try:
+        s3dlio.put_bytes(f"file://{tmp_path}/e", b"1")
+    finally:
+        monkeypatch.delenv("S3DLIO_OP_LOG")
+        s3dlio.finalize_op_log()
+    assert [r["op"] for r in read_log(path)] == ["PUT"]
+
+
+def test_init_op_log_the_originals_names(tmp_path: Path) -> None:
+    path = tmp_path / "init.tsv.zst"
+    oplog.set_client_id("agent-7")
+    try:
+        s3dlio.init_op_log(path)
+        assert s3dlio.is_op_log_active()
+        s3dlio.put_bytes(f"file://{tmp_path}/i", b"22")
+        s3dlio.finalize_op_log()
+    finally:
+        oplog.set_client_id("")
+    assert not s3dlio.is_op_log_active()
+    rows = read_log(path)
+    assert [(r["op"], r["client_id"], r["bytes"]) for r in rows] == [("PUT", "agent-7", "2")]
+
+
+def test_bounded_queue_loses_nothing(tmp_path: Path) -> None:
+    log = oplog.OpLog(str(tmp_path / "small.tsv.zst"), max_pending=4)
+    threads = [
+        threading.Thread(
+            target=lambda t=t: [
+                log.record(("GET", t + 1, 1, i, "s3", "b", f"k\t{i}", None, 10**18 + i, 10**18 + 2 * i))
+                for i in range(500)
+            ]
+        )
+        for t in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    rows = read_log(tmp_path / "small.tsv.zst")
+    check_rows(rows)
+    assert len(rows) == 2000 and sorted(int(r["thread"]) for r in rows) == sorted([1, 2, 3, 4] * 500)
+    assert all("\t" not in r["file"] and r["file"].startswith("b/k ") for r in rows)  # tabs escaped
+
+
+def test_a_forked_child_writes_its_own_file(tmp_path: Path, op_log: Path) -> None:
+    import os
+
+    s3dlio.put_bytes(f"file://{tmp_path}/parent", b"p")
+    pid = os.fork()
+    if pid == 0:  # the child: one request, then finish its own log and leave
+        code = 0
+        try:
+            s3dlio.put_bytes(f"file://{tmp_path}/child", b"cc")
+            s3dlio.finalize_op_log()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    s3dlio.finalize_op_log()
+    assert [r["bytes"] for r in read_log(op_log)] == ["1"]
+    assert [r["bytes"] for r in read_log(tmp_path / f"ops.{pid}.tsv.zst")] == ["2"]
+
+
+def test_a_write_failure_is_raised_not_swallowed() -> None:
+    log = oplog.OpLog("/dev/full")  # every write fails with ENOSPC
+    for i in range(5000):
+        log.record(("PUT", 1, 1, 10, "s3", "b", f"k{i}", None, 10**18, 10**18 + 5))
+    with pytest.raises(OSError, match="/dev/full could not be written"):
+        log.close()
+
+
+def test_an_unwritable_op_log_path_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "no" / "such" / "dir" / "ops.tsv.zst"
+    s3dlio.configure(op_log=str(bad))
+    try:
+        with pytest.raises(s3dlio.ConfigError, match="cannot be written"):
+            s3dlio.put_bytes(f"file://{tmp_path}/x", b"1")
+    finally:
+        s3dlio.configure(op_log=None)
+    assert not (tmp_path / "x").exists()  # refused before any I/O
