@@ -86,6 +86,7 @@ from .ops import (
     stat_async,
     upload_async,
 )
+from .results import ListEntry, ObjectStat
 from .stores import DirectIOFallbackWarning
 from .uri import ParsedUri, parse_uri
 
@@ -109,8 +110,10 @@ __all__ = [
     "ForkSafetyError",
     "IntegrityError",
     "InvalidUriError",
+    "ListEntry",
     "LoaderOptions",
     "NotFoundError",
+    "ObjectStat",
     "ObjectWriter",
     "ParsedUri",
     "PyBytesAsyncDataLoader",

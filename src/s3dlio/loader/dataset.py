@@ -22,6 +22,7 @@ from .. import _sync
 from ..config import get_config
 from ..errors import IntegrityError, InvalidUriError, NotFoundError, S3dlioError
 from ..ops import list_async, stat_async
+from ..results import ObjectStat
 from ..stores import Store
 from ..stores import open_store as _open_store
 from ..stores.base import split_ranges
@@ -295,16 +296,14 @@ async def create_dataset_async(
     options = LoaderOptions.from_dict(opts)
     if isinstance(uri, str):
         parse_uri(uri)
-        listing = [item for item in await list_async(uri) if not item.get("is_prefix")]
+        listing = [(item.uri, item.size) for item in await list_async(uri) if not item.is_prefix]
         if not listing:
             single = await _single_object(uri)
             if single is None:
                 raise EmptyDatasetError(f"no objects under {uri}", uri)
-            listing = [single]
-        listing.sort(key=lambda item: item["uri"])
-        return PyDataset(
-            [item["uri"] for item in listing], [int(item["size"]) for item in listing], options, source=uri
-        )
+            listing = [(single["uri"], single["size"])]
+        listing.sort()
+        return PyDataset([u for u, _ in listing], [int(size) for _, size in listing], options, source=uri)
     if isinstance(uri, bytes) or not isinstance(uri, Sequence | Iterator):
         raise TypeError(f"uri must be a prefix URI string or a list of URIs, got {type(uri).__name__}")
     uris = [_check_object_uri(u) for u in uri]
@@ -313,7 +312,7 @@ async def create_dataset_async(
     return PyDataset(uris, None, options)
 
 
-async def _single_object(uri: str) -> dict[str, Any] | None:
+async def _single_object(uri: str) -> ObjectStat | None:
     """The object ``uri`` itself, when the "prefix" names one object."""
     parsed = parse_uri(uri)
     if not parsed.key or parsed.key.endswith("/"):
