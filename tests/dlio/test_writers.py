@@ -39,7 +39,9 @@ def _s3_uploads(s3_server: Any, uri: str) -> list[Any]:
 def test_multipart_writer_round_trip_and_stats(root: str) -> None:
     data = _payload(12 * MiB)
     uri = root + "big.npz"
-    writer = s3dlio.MultipartUploadWriter.from_uri(uri, part_size=5 * MiB, max_in_flight=4, abort_on_drop=True)
+    writer = s3dlio.MultipartUploadWriter.from_uri(
+        uri, part_size=5 * MiB, max_in_flight=4, abort_on_drop=True
+    )
     assert (writer.part_size, writer.max_in_flight) == (5 * MiB, 4)
     # the buffer kinds its clients pass: numpy, memoryview slices of shared memory, bytes
     assert writer.write(np.frombuffer(data[: 4 * MiB], dtype=np.uint8)) == 4 * MiB
