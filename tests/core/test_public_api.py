@@ -56,6 +56,7 @@ PINNED = [
     "ParsedUri",
     "PyBytesAsyncDataLoader",
     "PyDataset",
+    "PyObjectItem",
     "PyObjectWriter",
     "PyVecDataset",
     "PyWriterOptions",

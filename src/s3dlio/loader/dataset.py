@@ -232,6 +232,40 @@ class PyDataset(BaseDataset):
         where = self.source if self.source is not None else f"{len(self)} URIs"
         return f"PyDataset({where!r}, len={len(self)})"
 
+    @classmethod
+    def from_uris(
+        cls, uris: Sequence[str], opts: LoaderOptions | Mapping[str, Any] | None = None
+    ) -> PyDataset:
+        """A dataset of exactly these object URIs, in this order; nothing is listed or read.
+
+        The URIs may mix schemes and buckets. Sizes are unknown until read (or until a loader
+        with ``skip_head=False`` looks them up). An empty list raises :class:`EmptyDatasetError`.
+        """
+        if isinstance(uris, str | bytes) or not isinstance(uris, Sequence | Iterator):
+            raise TypeError(f"from_uris() takes a list of URIs, got {type(uris).__name__}")
+        checked = [_check_object_uri(u) for u in uris]
+        if not checked:
+            raise EmptyDatasetError("no objects: the list of URIs is empty", None)
+        return cls(checked, None, LoaderOptions.from_dict(opts))
+
+    async def fill_sizes_async(self, max_concurrency: int = 16) -> None:
+        """Look up the sizes that are unknown with HEAD requests, ``max_concurrency`` at a time."""
+        missing = [i for i, size in enumerate(self._sizes) if size is None]
+        if not missing:
+            return
+        semaphore = asyncio.Semaphore(max_concurrency)
+
+        async def one(index: int) -> None:
+            async with semaphore:
+                self._sizes[index] = (await stat_async(self._uris[index]))["size"]
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in missing:
+                    group.create_task(one(index))
+        except BaseExceptionGroup as failed:  # the first failure, as every other call raises it
+            raise failed.exceptions[0] from None
+
 
 class PyVecDataset(BaseDataset):
     """An in-memory dataset of byte strings, usable with the same loaders."""
