@@ -110,3 +110,27 @@ def test_skip_head_must_be_a_bool() -> None:
     with pytest.raises(s3dlio.ConfigError):
         s3dlio.LoaderOptions.from_dict({"skip_head": "yes"})
     assert s3dlio.LoaderOptions.from_dict({"skip_head": False}).skip_head is False
+
+
+def test_items_in_dataloader_workers_split_only_when_asked(tmp_path: object) -> None:
+    import torch.utils.data
+
+    root = f"file://{tmp_path}/"
+    uris = sorted(_objects(root, count=6))
+
+    class Files(torch.utils.data.IterableDataset[list[str]]):
+        def __init__(self, opts: dict[str, object], own_share: bool) -> None:
+            self.opts, self.own_share = opts, own_share
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            info = torch.utils.data.get_worker_info()
+            mine = uris[info.id :: info.num_workers] if self.own_share else uris
+            loader = s3dlio.PyBytesAsyncDataLoader(s3dlio.PyDataset.from_uris(mine), self.opts)
+            yield sorted(item.uri for item in loader.items())
+
+    def gather(opts: dict[str, object], own_share: bool) -> list[str]:
+        parts = torch.utils.data.DataLoader(Files(opts, own_share), batch_size=None, num_workers=2)
+        return sorted(uri for part in parts for uri in part)
+
+    assert gather({"prefetch": 4}, own_share=True) == uris  # each worker's own list, not split again
+    assert gather({"prefetch": 4, "num_workers_split": True}, own_share=False) == uris  # split on request

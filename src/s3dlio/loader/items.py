@@ -11,8 +11,9 @@
 
 A sliding window keeps up to ``prefetch`` objects (at least 1) in flight or waiting to be taken,
 so memory stays bounded by ``prefetch`` objects; each completion starts the next request at
-once. The objects are those of the loader's current epoch order (its shuffle, seed, sharding and
-DataLoader-worker split apply), delivered in the order their reads complete. Large objects are
+once. The objects are those of the loader's current epoch order (its shuffle, seed and sharding apply;
+the DataLoader-worker split only when ``num_workers_split`` is set explicitly, since callers of
+this API hand each worker its own URI list), delivered in the order their reads complete. Large objects are
 read as ranged GETs, at most ``max_concurrency`` requests in flight in all. A failed read is
 raised (items completed before it are returned first) and stops the iteration; ``close()``, a
 ``with`` block or dropping the iterator cancels the outstanding requests.

@@ -545,13 +545,20 @@ class PyBytesAsyncDataLoader:
         """Single objects with their URI, in completion order: see :mod:`s3dlio.loader.items`.
 
         Up to ``prefetch`` objects (at least 1) are in flight or waiting; ``collect_batch(n)``
-        takes up to ``n`` at once and returns an empty list at the end.
+        takes up to ``n`` at once and returns an empty list at the end. Inside a torch
+        DataLoader worker the order is split across the workers only when ``num_workers_split``
+        was set explicitly: callers of this API (DLIO) give each worker its own URI list.
         """
         async def start() -> ItemIterator:
             tuned, _ = await self._tuning()
             await self._sizes_for(tuned)
             fetcher = Fetcher(tuned.part_size, tuned.max_concurrency)
-            return ItemIterator(self._dataset, self._epoch_order(), max(1, tuned.prefetch), fetcher)
+            order = self._sampler.indices()
+            explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
+            split = _worker_split() if explicit else None
+            if split is not None:
+                order = split_for_worker(order, *split)
+            return ItemIterator(self._dataset, order, max(1, tuned.prefetch), fetcher)
 
         return _sync.run(start())
 
