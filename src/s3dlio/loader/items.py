@@ -14,7 +14,9 @@ so memory stays bounded by ``prefetch`` objects; each completion starts the next
 once. The objects are those of the loader's current epoch order (its shuffle, seed and sharding apply;
 the DataLoader-worker split only when ``num_workers_split`` is set explicitly, since callers of
 this API hand each worker its own URI list), delivered in the order their reads complete. Large objects are
-read as ranged GETs, at most ``max_concurrency`` requests in flight in all. A failed read is
+read as ranged GETs; at most ``max_concurrency`` requests are in flight in all when it is set
+explicitly, else ``max(prefetch, 16)`` (so ``{"prefetch": 64}`` keeps 64 GETs in flight, as in
+the original). A failed read is
 raised (items completed before it are returned first) and stops the iteration; ``close()``, a
 ``with`` block or dropping the iterator cancels the outstanding requests.
 
@@ -75,13 +77,15 @@ class PyObjectItem:
 class _ItemRun:
     """The sliding window of one ``items()`` iteration, on s3dlio's event loop."""
 
-    def __init__(self, dataset: BaseDataset, order: Sequence[int], window: int, fetcher: Fetcher) -> None:
+    def __init__(
+        self, dataset: BaseDataset, order: Sequence[int], window: int, fetcher: Fetcher, requests: int
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.dataset = dataset
         self.order = order
         self.window = window
         self.fetcher = fetcher
-        self.requests = asyncio.Semaphore(fetcher.config.max_concurrency)
+        self.requests = asyncio.Semaphore(requests)
         self.next_pos = 0
         self.tasks: set[asyncio.Task[PyObjectItem]] = set()
         self.ready: collections.deque[PyObjectItem] = collections.deque()
@@ -179,8 +183,10 @@ class _ItemRun:
 class ItemIterator:
     """The iterator :meth:`PyBytesAsyncDataLoader.items` returns (see the module docstring)."""
 
-    def __init__(self, dataset: BaseDataset, order: Sequence[int], window: int, fetcher: Fetcher) -> None:
-        self._args = (dataset, order, window, fetcher)
+    def __init__(
+        self, dataset: BaseDataset, order: Sequence[int], window: int, fetcher: Fetcher, requests: int
+    ) -> None:
+        self._args = (dataset, order, window, fetcher, requests)
         self._run: _ItemRun | None = None
         self._lock = threading.Lock()
 

@@ -544,11 +544,13 @@ class PyBytesAsyncDataLoader:
     def items(self) -> ItemIterator:
         """Single objects with their URI, in completion order: see :mod:`s3dlio.loader.items`.
 
-        Up to ``prefetch`` objects (at least 1) are in flight or waiting; ``collect_batch(n)``
+        Up to ``prefetch`` objects (at least 1) are in flight or waiting, and at most
+        ``max_concurrency`` requests when it is set (else ``max(prefetch, 16)``); ``collect_batch(n)``
         takes up to ``n`` at once and returns an empty list at the end. Inside a torch
         DataLoader worker the order is split across the workers only when ``num_workers_split``
         was set explicitly: callers of this API (DLIO) give each worker its own URI list.
         """
+
         async def start() -> ItemIterator:
             tuned, _ = await self._tuning()
             await self._sizes_for(tuned)
@@ -558,7 +560,9 @@ class PyBytesAsyncDataLoader:
             split = _worker_split() if explicit else None
             if split is not None:
                 order = split_for_worker(order, *split)
-            return ItemIterator(self._dataset, order, max(1, tuned.prefetch), fetcher)
+            window = max(1, tuned.prefetch)
+            requests = tuned.max_concurrency if "max_concurrency" in tuned.explicit else max(window, 16)
+            return ItemIterator(self._dataset, order, window, fetcher, requests)
 
         return _sync.run(start())
 
