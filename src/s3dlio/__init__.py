@@ -38,6 +38,17 @@ from .checkpoint import (
     torch_load,
     torch_save,
 )
+from .compat import (
+    MultipartUploadWriter,
+    PyObjectWriter,
+    PyWriterOptions,
+    configure_tokio_threads,
+    create_azure_writer,
+    create_direct_filesystem_writer,
+    create_filesystem_writer,
+    create_s3_writer,
+    generate_npz_bytes,
+)
 from .config import Config, configure, get_config, reset_config
 from .datagen import DataGenerator, generate_data
 from .datagen.parquet import (
@@ -63,6 +74,7 @@ from .loader import (
     LoaderOptions,
     PyBytesAsyncDataLoader,
     PyDataset,
+    PyObjectItem,
     PyVecDataset,
     ShardedSampler,
     create_async_loader,
@@ -98,6 +110,7 @@ from .ops import (
     stat_async,
     upload_async,
 )
+from .results import ListEntry, ObjectStat
 from .stores import DirectIOFallbackWarning
 from .uri import ParsedUri, parse_uri
 
@@ -121,22 +134,30 @@ __all__ = [
     "ForkSafetyError",
     "IntegrityError",
     "InvalidUriError",
+    "ListEntry",
     "LoaderOptions",
+    "MultipartUploadWriter",
     "NotFoundError",
+    "ObjectStat",
     "ObjectWriter",
     "ParsedUri",
     "PyBytesAsyncDataLoader",
     "PyDataset",
     "PyParquetIndex",
+    "PyObjectItem",
+    "PyObjectWriter",
     "PyVecDataset",
+    "PyWriterOptions",
     "S3dlioError",
     "ShardedSampler",
     "StorageError",
     "StorageTimeoutError",
     "__version__",
     "configure",
+    "configure_tokio_threads",
     "create_async_loader",
     "create_async_loader_from_dataset",
+    "create_azure_writer",
     "create_bucket",
     "create_bucket_async",
     "create_checkpoint_reader",
@@ -144,6 +165,9 @@ __all__ = [
     "create_checkpoint_writer",
     "create_dataset",
     "create_dataset_async",
+    "create_direct_filesystem_writer",
+    "create_filesystem_writer",
+    "create_s3_writer",
     "delete",
     "delete_async",
     "delete_bucket",
@@ -156,6 +180,7 @@ __all__ = [
     "generate_and_write_parquet_schema_streaming_async",
     "finalize_op_log",
     "generate_data",
+    "generate_npz_bytes",
     "get",
     "get_async",
     "get_config",

@@ -13,6 +13,7 @@ from typing import Any
 from . import ops
 from ._sync import run, sync_twin
 from .datagen.put import put_async
+from .results import ListEntry
 
 __all__ = [
     "ObjectWriter",
@@ -50,14 +51,14 @@ upload = sync_twin(ops.upload_async)
 download = sync_twin(ops.download_async)
 
 
-def iter_list(uri: str, recursive: bool = True, batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+def iter_list(uri: str, recursive: bool = True, batch_size: int = 1000) -> Iterator[ListEntry]:
     """Stream a listing in batches, for prefixes with millions of keys.
 
     Blocking twin of :func:`s3dlio.ops.iter_list_async`.
     """
     stream = ops.iter_list_async(uri, recursive)
 
-    async def take() -> tuple[dict[str, Any], ...]:
+    async def take() -> tuple[ListEntry, ...]:
         batch = []
         async for item in stream:
             batch.append(item)

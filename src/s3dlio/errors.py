@@ -1,9 +1,12 @@
 """The exceptions s3dlio raises.
 
 Every leaf also inherits the builtin a caller would naturally catch, so code written against the
-standard library keeps working (``except FileNotFoundError`` catches a missing object)::
+standard library keeps working (``except FileNotFoundError`` catches a missing object). The base
+class is a ``RuntimeError`` as well, because the original s3dlio raised ``RuntimeError`` for almost
+everything and its clients (MLPerf Storage's DLIO, its checkpoint writers) catch that: every error
+below is caught by ``except RuntimeError`` *and* by its builtin::
 
-    S3dlioError(Exception)
+    S3dlioError(RuntimeError)
     ├── NotFoundError(FileNotFoundError)          the object or prefix does not exist
     │   └── BucketNotFoundError                   the bucket or container does not exist
     ├── AlreadyExistsError(FileExistsError)       e.g. creating a bucket that exists
@@ -35,8 +38,8 @@ __all__ = [
 ]
 
 
-class S3dlioError(Exception):
-    """Base class of every error s3dlio raises on purpose."""
+class S3dlioError(RuntimeError):
+    """Base class of every error s3dlio raises on purpose (also a ``RuntimeError``, see above)."""
 
     def __init__(self, message: str, uri: str | None = None) -> None:
         super().__init__(message)

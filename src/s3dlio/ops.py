@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
+from .results import ListEntry, ObjectStat
 from .stores import AsyncObjectWriter, LocalStore, ObjectInfo, Store, open_store
 from .stores.local import TEMP_MARKER
 from .uri import ParsedUri, parse_uri
@@ -173,15 +174,25 @@ async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[b
     return [data for batch in results for data in batch]
 
 
-async def stat_async(uri: str) -> dict[str, Any]:
-    """Metadata of one object: ``key, uri, size, etag, last_modified, content_type``."""
+async def stat_async(uri: str) -> ObjectStat:
+    """Metadata of one object: an :class:`~s3dlio.results.ObjectStat` dict.
+
+    Its keys: ``key, uri, size, etag, last_modified, content_type``.
+    """
     store, key, parsed = resolve(uri)
     _require_key(uri, key)
     info = await store.head(key)
     content_type = info.content_type
     if content_type is None and parsed.is_local:
         content_type = mimetypes.guess_type(key)[0]
-    return {**_as_dicts([info], parsed.root)[0], "content_type": content_type}
+    return ObjectStat(
+        key=info.key,
+        uri=parsed.root + info.key,
+        size=info.size,
+        etag=info.etag,
+        last_modified=info.last_modified,
+        content_type=content_type,
+    )
 
 
 async def exists_async(uri: str) -> bool:
@@ -197,38 +208,40 @@ async def exists_async(uri: str) -> bool:
     return True
 
 
-def _as_dicts(page: list[ObjectInfo], root: str) -> list[dict[str, Any]]:
+def _entries(page: list[ObjectInfo], root: str) -> list[ListEntry]:
     return [
-        {
-            "key": info.key,
-            "uri": root + info.key,
-            "size": info.size,
-            "etag": info.etag,
-            "last_modified": info.last_modified,
-            "is_prefix": info.is_prefix,
-        }
+        ListEntry(
+            root + info.key,
+            key=info.key,
+            size=info.size,
+            etag=info.etag,
+            last_modified=info.last_modified,
+            is_prefix=info.is_prefix,
+        )
         for info in page
     ]
 
 
-async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[dict[str, Any]]:
+async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[ListEntry]:
     """Stream the objects under the prefix ``uri`` (a directory: ``data`` means ``data/``).
 
-    With ``recursive=False`` only the next level is listed, and its sub-prefixes appear as
-    entries with ``is_prefix=True`` and a key ending in ``/``.
+    Each entry is a :class:`~s3dlio.results.ListEntry`: the full URI as a ``str`` that also
+    answers ``entry['key']``, ``entry['size']``, ``entry['etag']``, ``entry['last_modified']``,
+    ``entry['is_prefix']`` and ``entry['uri']``. With ``recursive=False`` only the next level is
+    listed, and its sub-prefixes appear as entries with ``is_prefix=True`` and a key ending in ``/``.
     """
     store, key, parsed = resolve(uri)
     async for page in store.list_pages(key, recursive):
-        for item in _as_dicts(page, parsed.root):
+        for item in _entries(page, parsed.root):
             yield item
 
 
-async def list_async(uri: str, recursive: bool = True) -> list[dict[str, Any]]:
-    """All objects under the prefix ``uri``; see :func:`iter_list_async`."""
+async def list_async(uri: str, recursive: bool = True) -> list[ListEntry]:
+    """All objects under the prefix ``uri``, sorted by key; see :func:`iter_list_async`."""
     store, key, parsed = resolve(uri)
-    found: list[dict[str, Any]] = []
+    found: list[ListEntry] = []
     async for page in store.list_pages(key, recursive):
-        found += _as_dicts(page, parsed.root)
+        found += _entries(page, parsed.root)
     return found
 
 

@@ -54,3 +54,38 @@ def test_obstore_errors_are_translated() -> None:
     other = translate_error(Exception("Generic S3 error: 500\nDebug source: lots of text"), "s3://b/k", "put")
     assert isinstance(other, s3dlio.StorageError)
     assert "Debug source" not in str(other)
+
+
+@pytest.mark.parametrize("name", errors.__all__)
+def test_every_error_is_also_a_runtime_error(name: str) -> None:
+    # The original raised RuntimeError everywhere; DLIO's put_data retries on `except RuntimeError`.
+    error = getattr(errors, name)
+    assert issubclass(error, RuntimeError)
+    with pytest.raises(RuntimeError):
+        raise error("boom", "s3://b/k")
+
+
+def test_a_real_missing_object_is_caught_as_runtime_and_builtin(tmp_path: object) -> None:
+    uri = f"file://{tmp_path}/missing.bin"
+    with pytest.raises(RuntimeError) as caught:
+        s3dlio.get(uri)
+    assert isinstance(caught.value, FileNotFoundError)
+    assert isinstance(caught.value, s3dlio.NotFoundError)
+    with pytest.raises(RuntimeError):
+        s3dlio.stat(uri)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "s3dlio.checkpoint.reader.EntryNotFoundError",
+        "s3dlio.loader.dataset.EmptyDatasetError",
+        "s3dlio.frameworks._common.TransformError",
+        "s3dlio.datagen.formats.TFRecordError",
+    ],
+)
+def test_errors_outside_the_tree_are_runtime_errors_too(error: str) -> None:
+    import importlib
+
+    module, _, name = error.rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), RuntimeError)

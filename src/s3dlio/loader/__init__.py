@@ -17,6 +17,7 @@ from .dataset import (
     create_dataset_async,
 )
 from .decoders import decode_hdf5, decode_npy, decode_npz, decode_tfrecord, read_npz, read_npz_async
+from .items import ItemIterator, PyObjectItem
 from .loader import LoaderStats, PyBytesAsyncDataLoader, create_async_loader, create_async_loader_from_dataset
 from .options import AdaptiveOptions, LoaderOptions
 from .sampler import ShardedSampler, split_for_worker
@@ -25,10 +26,12 @@ __all__ = [
     "PRESETS",
     "AdaptiveOptions",
     "EmptyDatasetError",
+    "ItemIterator",
     "LoaderOptions",
     "LoaderStats",
     "PyBytesAsyncDataLoader",
     "PyDataset",
+    "PyObjectItem",
     "PyVecDataset",
     "ShardedSampler",
     "create_async_loader",

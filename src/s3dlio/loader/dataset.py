@@ -22,6 +22,7 @@ from .. import _sync
 from ..config import get_config
 from ..errors import IntegrityError, InvalidUriError, NotFoundError, S3dlioError
 from ..ops import list_async, stat_async
+from ..results import ObjectStat
 from ..stores import Store
 from ..stores import open_store as _open_store
 from ..stores.base import split_ranges
@@ -231,6 +232,40 @@ class PyDataset(BaseDataset):
         where = self.source if self.source is not None else f"{len(self)} URIs"
         return f"PyDataset({where!r}, len={len(self)})"
 
+    @classmethod
+    def from_uris(
+        cls, uris: Sequence[str], opts: LoaderOptions | Mapping[str, Any] | None = None
+    ) -> PyDataset:
+        """A dataset of exactly these object URIs, in this order; nothing is listed or read.
+
+        The URIs may mix schemes and buckets. Sizes are unknown until read (or until a loader
+        with ``skip_head=False`` looks them up). An empty list raises :class:`EmptyDatasetError`.
+        """
+        if isinstance(uris, str | bytes) or not isinstance(uris, Sequence | Iterator):
+            raise TypeError(f"from_uris() takes a list of URIs, got {type(uris).__name__}")
+        checked = [_check_object_uri(u) for u in uris]
+        if not checked:
+            raise EmptyDatasetError("no objects: the list of URIs is empty", None)
+        return cls(checked, None, LoaderOptions.from_dict(opts))
+
+    async def fill_sizes_async(self, max_concurrency: int = 16) -> None:
+        """Look up the sizes that are unknown with HEAD requests, ``max_concurrency`` at a time."""
+        missing = [i for i, size in enumerate(self._sizes) if size is None]
+        if not missing:
+            return
+        semaphore = asyncio.Semaphore(max_concurrency)
+
+        async def one(index: int) -> None:
+            async with semaphore:
+                self._sizes[index] = (await stat_async(self._uris[index]))["size"]
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in missing:
+                    group.create_task(one(index))
+        except BaseExceptionGroup as failed:  # the first failure, as every other call raises it
+            raise failed.exceptions[0] from None
+
 
 class PyVecDataset(BaseDataset):
     """An in-memory dataset of byte strings, usable with the same loaders."""
@@ -295,16 +330,14 @@ async def create_dataset_async(
     options = LoaderOptions.from_dict(opts)
     if isinstance(uri, str):
         parse_uri(uri)
-        listing = [item for item in await list_async(uri) if not item.get("is_prefix")]
+        listing = [(item.uri, item.size) for item in await list_async(uri) if not item.is_prefix]
         if not listing:
             single = await _single_object(uri)
             if single is None:
                 raise EmptyDatasetError(f"no objects under {uri}", uri)
-            listing = [single]
-        listing.sort(key=lambda item: item["uri"])
-        return PyDataset(
-            [item["uri"] for item in listing], [int(item["size"]) for item in listing], options, source=uri
-        )
+            listing = [(single["uri"], single["size"])]
+        listing.sort()
+        return PyDataset([u for u, _ in listing], [int(size) for _, size in listing], options, source=uri)
     if isinstance(uri, bytes) or not isinstance(uri, Sequence | Iterator):
         raise TypeError(f"uri must be a prefix URI string or a list of URIs, got {type(uri).__name__}")
     uris = [_check_object_uri(u) for u in uri]
@@ -313,7 +346,7 @@ async def create_dataset_async(
     return PyDataset(uris, None, options)
 
 
-async def _single_object(uri: str) -> dict[str, Any] | None:
+async def _single_object(uri: str) -> ObjectStat | None:
     """The object ``uri`` itself, when the "prefix" names one object."""
     parsed = parse_uri(uri)
     if not parsed.key or parsed.key.endswith("/"):

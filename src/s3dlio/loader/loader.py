@@ -41,6 +41,7 @@ from .. import _sync
 from ..stores.base import Store
 from . import adaptive
 from .dataset import BaseDataset, Fetcher, Request, create_dataset, join_parts
+from .items import ItemIterator
 from .options import LoaderOptions
 from .sampler import ShardedSampler, split_for_worker
 
@@ -512,8 +513,15 @@ class PyBytesAsyncDataLoader:
             self._tuned = adaptive.tune(opts, sizes)
         return self._tuned
 
+    async def _sizes_for(self, options: LoaderOptions) -> None:
+        """With ``skip_head=False``, HEAD the objects whose size is unknown (once)."""
+        fill = getattr(self._dataset, "fill_sizes_async", None)
+        if not options.skip_head and fill is not None:
+            await fill(options.max_concurrency)
+
     async def _start_run(self) -> _Run:
         options, _ = await self._tuning()
+        await self._sizes_for(options)
         self._close_active("superseded by a newer iteration of the same loader")
         order = self._sampler.indices()
         split = _worker_split() if options.num_workers_split else None
@@ -532,6 +540,31 @@ class PyBytesAsyncDataLoader:
 
     def __aiter__(self) -> _BatchIterator:
         return _BatchIterator(self)
+
+    def items(self) -> ItemIterator:
+        """Single objects with their URI, in completion order: see :mod:`s3dlio.loader.items`.
+
+        Up to ``prefetch`` objects (at least 1) are in flight or waiting, and at most
+        ``max_concurrency`` requests when it is set (else ``max(prefetch, 16)``); ``collect_batch(n)``
+        takes up to ``n`` at once and returns an empty list at the end. Inside a torch
+        DataLoader worker the order is split across the workers only when ``num_workers_split``
+        was set explicitly: callers of this API (DLIO) give each worker its own URI list.
+        """
+
+        async def start() -> ItemIterator:
+            tuned, _ = await self._tuning()
+            await self._sizes_for(tuned)
+            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency)
+            order = self._sampler.indices()
+            explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
+            split = _worker_split() if explicit else None
+            if split is not None:
+                order = split_for_worker(order, *split)
+            window = max(1, tuned.prefetch)
+            requests = tuned.max_concurrency if "max_concurrency" in tuned.explicit else max(window, 16)
+            return ItemIterator(self._dataset, order, window, fetcher, requests)
+
+        return _sync.run(start())
 
     def __iter__(self) -> Iterator[builtins.list[bytes]]:
         return _SyncIterator(self)

@@ -21,6 +21,11 @@ key                    default      meaning
                                     across the workers; ``False`` turns it off (``True`` is the
                                     same as ``"auto"``)
 ``epoch``              0            the first epoch (the shuffle order depends on it)
+``skip_head``          True         read objects whose size is unknown (datasets built from a list of
+                                    URIs) without a HEAD request first; ``False`` HEADs them once,
+                                    before the first iteration, so that large objects are read as
+                                    parallel ranged GETs (counted by ``max_concurrency``) and every
+                                    body is checked against its size
 ``adaptive``           None         ``{"mode": "enabled"|"disabled", "workload_type":
                                     "auto"|"small"|"medium"|"large"|"batch"}``; see
                                     :mod:`s3dlio.loader.adaptive`
@@ -122,6 +127,7 @@ class LoaderOptions:
     shard_world_size: int = 1
     num_workers_split: bool | Literal["auto"] = "auto"
     epoch: int = 0
+    skip_head: bool = True
     adaptive: AdaptiveOptions | None = None
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -147,6 +153,7 @@ class LoaderOptions:
                 f"got {self.num_workers_split!r}"
             )
         _int("epoch", self.epoch, 0)
+        _bool("skip_head", self.skip_head)
         if self.adaptive is not None and not isinstance(self.adaptive, AdaptiveOptions):
             raise ConfigError("loader option 'adaptive' must be built with LoaderOptions.from_dict")
 
