@@ -82,6 +82,14 @@ class Config:
     backend: str = "native"
     """Compatibility setting (``S3DLIO_BACKEND``); every value selects the obstore core."""
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={_mask(f.name, getattr(self, f.name))}" for f in dataclasses.fields(self)
+        )
+        return f"Config({shown})"
+
+    __str__ = __repr__
+
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "stall_timeout", "retry_timeout"):
             value = getattr(self, name)
@@ -139,6 +147,16 @@ class Config:
         """A copy with ``changes`` applied (unknown names raise :class:`ConfigError`)."""
         _check_names(changes)
         return dataclasses.replace(self, **changes)
+
+
+SECRET_FIELDS = frozenset({"aws_secret_access_key", "aws_session_token", "azure_key"})
+"""Settings shown as ``'***'`` in every repr and never put into a message or a log record."""
+
+
+def _mask(name: str, value: object) -> str:
+    if name in SECRET_FIELDS and value is not None:
+        return "'***'"
+    return repr(value)
 
 
 _lock = threading.Lock()
