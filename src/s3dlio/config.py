@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from .errors import ConfigError
 __all__ = ["Config", "configure", "get_config", "reset_config"]
 
 MiB = 1024 * 1024
+DEFAULT_RANGE_GET_THRESHOLD = 32 * MiB
 _BACKENDS = ("native", "arrow", "obstore")
 
 
@@ -71,8 +73,10 @@ class Config:
     """Size of each ranged GET and multipart/block upload part."""
     multipart_threshold: int = 16 * MiB
     """Uploads larger than this use multipart (S3, GCS) or block (Azure) upload."""
-    range_get_threshold: int = 32 * MiB
-    """Downloads larger than this split into parallel ranged GETs of ``part_size``."""
+    range_get_threshold: int = 0
+    """Downloads larger than this split into parallel ranged GETs of ``part_size``. ``0`` (the
+    default) means 32 MiB or ``part_size``, whichever is larger; an explicit value below
+    ``part_size`` is refused (an object between the two cannot be split into whole parts)."""
     max_concurrency: int = 16
     """Parts of one large object transferred at once."""
     fsync: bool = False
@@ -93,8 +97,15 @@ class Config:
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "stall_timeout", "retry_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+        if self.range_get_threshold == 0 and isinstance(self.part_size, int):
+            object.__setattr__(self, "range_get_threshold", max(DEFAULT_RANGE_GET_THRESHOLD, self.part_size))
         for name in ("part_size", "multipart_threshold", "range_get_threshold", "max_concurrency"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -107,6 +118,11 @@ class Config:
             raise ConfigError(f"max_retries must be >= 0, got {self.max_retries!r}")
         if self.part_size < 5 * MiB:
             raise ConfigError(f"part_size must be at least 5 MiB (S3's minimum), got {self.part_size}")
+        if self.range_get_threshold < self.part_size:
+            raise ConfigError(
+                f"range_get_threshold ({self.range_get_threshold}) must be >= part_size "
+                f"({self.part_size}): set both, or leave range_get_threshold at its default"
+            )
         if self.backend not in _BACKENDS:
             raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
 
@@ -146,6 +162,12 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (unknown names raise :class:`ConfigError`)."""
         _check_names(changes)
+        if (
+            "part_size" in changes
+            and "range_get_threshold" not in changes
+            and self.range_get_threshold == max(DEFAULT_RANGE_GET_THRESHOLD, self.part_size)
+        ):
+            changes = {**changes, "range_get_threshold": 0}  # a derived default follows part_size
         return dataclasses.replace(self, **changes)
 
 

@@ -109,3 +109,35 @@ def test_timeouts_are_on_by_default() -> None:
     config = Config()
     assert config.connect_timeout > 0
     assert config.stall_timeout > 0
+
+
+@pytest.mark.parametrize("name", ["connect_timeout", "stall_timeout", "retry_timeout"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_timeouts_are_rejected(name: str, value: float) -> None:
+    """NaN compares False with everything, so ``value <= 0`` let it through (issue 11.11)."""
+    with pytest.raises(s3dlio.ConfigError, match=name):
+        s3dlio.configure(**{name: value})
+    with pytest.raises(s3dlio.ConfigError, match=name):
+        Config(**{name: value})  # type: ignore[arg-type]
+    assert s3dlio.get_config() == Config.from_env()
+
+
+def test_range_threshold_below_part_size_is_rejected() -> None:
+    """An object between the two sizes would be read as one part that ends early: a false
+    IntegrityError. The combination is refused, naming both settings (issue 11.11)."""
+    with pytest.raises(s3dlio.ConfigError, match=r"range_get_threshold.*part_size"):
+        Config(part_size=16 * 1024 * 1024, range_get_threshold=8 * 1024 * 1024)
+    with pytest.raises(s3dlio.ConfigError, match=r"range_get_threshold.*part_size"):
+        s3dlio.configure(part_size=16 * 1024 * 1024, range_get_threshold=8 * 1024 * 1024)
+    config = Config(part_size=16 * 1024 * 1024, range_get_threshold=16 * 1024 * 1024)
+    assert config.range_get_threshold == config.part_size
+
+
+def test_large_part_size_alone_raises_the_range_threshold() -> None:
+    """``configure(part_size=64 MiB)`` alone must keep working: the default threshold follows."""
+    try:
+        config = s3dlio.configure(part_size=64 * 1024 * 1024)
+        assert config.range_get_threshold == 64 * 1024 * 1024
+        assert s3dlio.get_config().range_get_threshold == 64 * 1024 * 1024
+    finally:
+        s3dlio.reset_config()
