@@ -122,6 +122,19 @@ class BaseDataset:
 
     def __init__(self, options: LoaderOptions) -> None:
         self._options = options
+        self._fetcher_cache: Fetcher | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fetcher_cache"] = None  # rebuilt where the dataset is used
+        return state
+
+    def _fetcher(self) -> Fetcher:
+        """The one fetcher of ``dataset[i]`` reads (so every item reuses its stores)."""
+        fetcher = self._fetcher_cache
+        if fetcher is None:
+            fetcher = self._fetcher_cache = Fetcher(self._options.part_size, self._options.max_concurrency)
+        return fetcher
 
     @property
     def options(self) -> LoaderOptions:
@@ -162,8 +175,7 @@ class BaseDataset:
         """Item ``index`` as bytes (negative indices count from the end)."""
         i = self._index(index)
         opts = self._options
-        fetcher = Fetcher(opts.part_size, opts.max_concurrency)
-        parts = await _run_requests(self.requests(i, fetcher), opts.max_concurrency)
+        parts = await _run_requests(self.requests(i, self._fetcher()), opts.max_concurrency)
         return join_parts(parts, self.uri_of(i), self.size_of(i))
 
     def __getitem__(self, index: int) -> bytes:

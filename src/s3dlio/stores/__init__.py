@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from ..config import Config, get_config
@@ -22,6 +23,7 @@ __all__ = [
     "ObjectInfo",
     "S3Store",
     "Store",
+    "StoreCache",
     "store_for",
 ]
 
@@ -32,24 +34,52 @@ _CLASSES: dict[str, type[Store]] = {
     "file": LocalStore,
     "direct": DirectStore,
 }
-_cache: dict[tuple[str, str, int], Store] = {}
-_cache_lock = threading.Lock()
+class StoreCache:
+    """Opened stores by ``(scheme, bucket, config)``, keyed by the configuration's *value*.
+
+    Equal configurations share one store and so one connection pool: a dataset or a loader
+    that derives its own ``Config`` per call still reuses the pool.
+    """
+
+    MAX_STORES = 256
+
+    def __init__(self) -> None:
+        self._stores: dict[tuple[str, str, Config], Store] = {}
+        self._lock = threading.Lock()
+
+    def open(self, parsed: ParsedUri, config: Config) -> Store:
+        """The store for ``parsed``'s scheme and bucket under ``config`` (opened once)."""
+        cache_key = (parsed.scheme, parsed.bucket, config)
+        store = self._stores.get(cache_key)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(cache_key)
+                if store is None:
+                    if len(self._stores) >= self.MAX_STORES:
+                        self._stores.clear()
+                    store = _CLASSES[parsed.scheme](parsed.bucket, config)
+                    self._stores[cache_key] = store
+        return store
+
+    def clear(self) -> None:
+        """Forget every store (their connection pools close when the last user drops them)."""
+        with self._lock:
+            self._stores.clear()
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+
+
+_default = StoreCache()
+os.register_at_fork(after_in_child=_default._after_fork_in_child)
 
 
 def open_store(parsed: ParsedUri, config: Config | None = None) -> Store:
     """The (cached) store for ``parsed``'s scheme and bucket under ``config``."""
-    config = config or get_config()
-    cache_key = (parsed.scheme, parsed.bucket, id(config))  # get_config() reuses its object
-    store = _cache.get(cache_key)
-    if store is None or store.config is not config:
-        with _cache_lock:
-            store = _cache.get(cache_key)
-            if store is None or store.config is not config:
-                if len(_cache) >= 256:
-                    _cache.clear()
-                store = _CLASSES[parsed.scheme](parsed.bucket, config)
-                _cache[cache_key] = store
-    return store
+    return _default.open(parsed, config or get_config())
 
 
 def store_for(uri: str, config: Config | None = None) -> tuple[Store, str]:
