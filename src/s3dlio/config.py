@@ -197,20 +197,29 @@ def configure(**settings: Any) -> Config:
 
     Returns the resulting active configuration. Pass ``None`` to drop an override.
     """
+    global _overrides
     _check_names(settings)
     with _lock:
         merged = {**_overrides, **settings}
         merged = {k: v for k, v in merged.items() if v is not None}
         config = Config.from_env().replace(**merged)  # validates before committing
-        _overrides.clear()
-        _overrides.update(merged)
+        _overrides = merged  # replaced, never changed in place: readers take a snapshot
     return config
 
 
 def reset_config() -> None:
     """Drop every override set with :func:`configure`."""
+    global _overrides
     with _lock:
-        _overrides.clear()
+        _overrides = {}
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _ENV_NAMES = (
@@ -238,12 +247,13 @@ def get_config() -> Config:
     """
     global _memo
     raw = _raw_environ()
-    snapshot = (*(raw.get(name) for name in _ENV_KEYS), *sorted(_overrides.items()))
+    overrides = _overrides  # one consistent snapshot (configure() replaces the dict)
+    snapshot = (*(raw.get(name) for name in _ENV_KEYS), *sorted(overrides.items()))
     memo = _memo
     if memo is not None and memo[0] == snapshot:
         return memo[1]
     base = Config.from_env()
-    config = base.replace(**_overrides) if _overrides else base
+    config = base.replace(**overrides) if overrides else base
     _memo = (snapshot, config)
     return config
 
