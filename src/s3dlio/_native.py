@@ -8,7 +8,8 @@ A shared library's globals (the runtime among them) belong to one loaded copy of
 dynamic loader recognises a library by its file. So a forked child that inherited a used runtime
 loads a *private copy* of obstore's extension module from memory: a fresh library with
 fresh globals, fully working. The copy lives in an anonymous in-memory file (``memfd_create``):
-no temporary directory is needed, so a noexec or full ``/tmp`` does not matter. See ``docs/design.md`` for the alternatives we weighed.
+no temporary directory is needed, so a noexec or full ``/tmp`` does not matter. See
+``docs/design.md`` for the alternatives we weighed.
 """
 
 from __future__ import annotations
