@@ -29,6 +29,7 @@ import dataclasses
 import math
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,11 @@ class Config:
             raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build a configuration from environment variables (``os.environ`` by default)."""
         env = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
-        profile = _aws_profile(env.get("AWS_PROFILE"))
+        profile = _aws_profile(env.get("AWS_PROFILE"), env)
         values["s3_endpoint"] = (
             env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or profile.get("endpoint_url")
         )
@@ -267,21 +268,45 @@ def _parse_connection_string(text: str) -> dict[str, str]:
     return parts
 
 
-def _aws_profile(name: str | None) -> dict[str, str]:
-    """Settings of an AWS shared-config profile, or nothing when no profile is named."""
+_UNSUPPORTED_PROFILE_KEYS = (
+    "role_arn",
+    "web_identity_token_file",
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "sso_role_name",
+)
+
+
+def _aws_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """Settings of an AWS shared-config profile, or nothing when no profile is named.
+
+    The files are the ones named in ``env`` (``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE``),
+    else ``~/.aws/config`` and ``~/.aws/credentials``. Only static keys, region and endpoint are
+    read; a profile that gets its keys from STS (``role_arn``), SSO or a process is refused.
+    """
     if not name:
         return {}
     home = Path.home()
     found: dict[str, str] = {}
     for path, section in (
-        (os.environ.get("AWS_CONFIG_FILE", home / ".aws" / "config"), f"profile {name}"),
-        (os.environ.get("AWS_SHARED_CREDENTIALS_FILE", home / ".aws" / "credentials"), name),
+        (env.get("AWS_CONFIG_FILE") or home / ".aws" / "config", f"profile {name}"),
+        (env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials", name),
     ):
-        parser = configparser.ConfigParser()
+        parser = configparser.ConfigParser(interpolation=None)
         parser.read(path)
         for candidate in (section, name):
             if parser.has_section(candidate):
                 found.update(parser[candidate])
     if not found:
         raise ConfigError(f"AWS_PROFILE={name!r} is not defined in ~/.aws/config or ~/.aws/credentials")
+    unsupported = [key for key in _UNSUPPORTED_PROFILE_KEYS if key in found]
+    if unsupported:
+        raise ConfigError(
+            f"AWS_PROFILE={name!r} gets its credentials through {', '.join(unsupported)}, which s3dlio "
+            "does not run itself: pass a refreshing provider instead, e.g. "
+            "Client(credential_provider=s3dlio.credentials.boto3_provider(profile=...)), or export "
+            "static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
+        )
     return found
