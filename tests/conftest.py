@@ -38,7 +38,7 @@ CLOUD_ENV_PREFIXES = (
 CLOUD_ENV_NAMES = ("STORAGE_EMULATOR_HOST",)
 LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
 
-_FIXTURE_MARKERS = {"s3_server": "s3", "azure_server": "azure", "gcs_server": "gcs"}
+_FIXTURE_MARKERS = {"s3_server": "s3", "s3_server_b": "s3", "azure_server": "azure", "gcs_server": "gcs"}
 _ENV_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
 
@@ -120,6 +120,17 @@ def _start(what: str, start: Callable[[], T]) -> T:
 def s3_server() -> Iterator[servers.S3Server]:
     """SeaweedFS with the S3 gateway; credentials ``s3dlio-test-key`` / ``s3dlio-test-secret``."""
     server = _start("SeaweedFS (S3)", servers.start_seaweedfs)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server_b() -> Iterator[servers.S3Server]:
+    """A second, separate SeaweedFS whose only identity has other keys than ``s3_server``."""
+    server = _start(
+        "SeaweedFS (second S3)",
+        lambda: servers.start_seaweedfs(access_key="s3dlio-other-key", secret_key="s3dlio-other-secret"),
+    )
     yield server
     server.stop()
 

@@ -537,13 +537,21 @@ copy_other = 1
 """
 
 
-def start_seaweedfs(timeout: float = START_TIMEOUT_S) -> S3Server:
-    """Start SeaweedFS (master, volume, filer, S3) on fresh ports with a fresh data dir."""
+def start_seaweedfs(
+    timeout: float = START_TIMEOUT_S, *, access_key: str = S3_ACCESS_KEY, secret_key: str = S3_SECRET_KEY
+) -> S3Server:
+    """Start SeaweedFS (master, volume, filer, S3) on fresh ports with a fresh data dir.
+
+    ``access_key``/``secret_key`` choose the one identity the gateway accepts (a second server
+    with other keys lets tests run two clients with different credentials).
+    """
     weed = find_weed()
-    return _retry_on_port_clash(lambda: _start_seaweedfs_once(weed, timeout))
+    return _retry_on_port_clash(lambda: _start_seaweedfs_once(weed, timeout, access_key, secret_key))
 
 
-def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
+def _start_seaweedfs_once(
+    weed: str, timeout: float, access_key: str = S3_ACCESS_KEY, secret_key: str = S3_SECRET_KEY
+) -> S3Server:
     t0 = time.monotonic()
     # each service port p also listens on p + 10000 for gRPC
     ports = {svc: pick_port((0, 10000)) for svc in ("master", "volume", "filer", "s3")}
@@ -555,7 +563,7 @@ def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
         "identities": [
             {
                 "name": "s3dlio-test",
-                "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             }
         ]
@@ -595,8 +603,8 @@ def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
         endpoint=endpoint,
         host=LOOPBACK,
         port=ports["s3"],
-        access_key=S3_ACCESS_KEY,
-        secret_key=S3_SECRET_KEY,
+        access_key=access_key,
+        secret_key=secret_key,
         region=S3_REGION,
         ports=ports,
         startup_seconds=0.0,

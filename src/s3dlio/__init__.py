@@ -38,6 +38,7 @@ from .checkpoint import (
     torch_load,
     torch_save,
 )
+from .client import Client, ClientClosedError
 from .config import Config, configure, get_config, reset_config
 from .datagen import DataGenerator, generate_data
 from .datagen.put import put_async
@@ -100,6 +101,8 @@ __all__ = [
     "CheckpointReader",
     "CheckpointStore",
     "CheckpointWriter",
+    "Client",
+    "ClientClosedError",
     "Config",
     "ConfigError",
     "DataGenerator",

@@ -29,16 +29,18 @@ import dataclasses
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from .errors import ConfigError
 
-__all__ = ["Config", "configure", "get_config", "reset_config"]
+__all__ = ["Config", "CredentialProvider", "Settings", "configure", "get_config", "reset_config"]
 
 MiB = 1024 * 1024
+CredentialProvider = Callable[[], Any]
+"""A sync or async callable that returns a fresh credential (obstore's provider protocol)."""
 DEFAULT_RANGE_GET_THRESHOLD = 32 * MiB
 _BACKENDS = ("native", "arrow", "obstore")
 
@@ -86,6 +88,16 @@ class Config:
     either way, thanks to the atomic rename)."""
     backend: str = "native"
     """Compatibility setting (``S3DLIO_BACKEND``); every value selects the obstore core."""
+    # Refreshing credentials (temporary keys: STS, web identity, SSO, Azure AD, GCP tokens)
+    s3_credential_provider: CredentialProvider | None = None
+    """A sync or async callable returning obstore's ``S3Credential`` dict (``access_key_id``,
+    ``secret_access_key``, ``token``, ``expires_at``); called again before ``expires_at``.
+    Replaces the static AWS keys. See :mod:`s3dlio.credentials`."""
+    azure_credential_provider: CredentialProvider | None = None
+    """A sync or async callable returning an Azure credential (``{"token": ..., "expires_at": ...}``
+    for a bearer token, or a SAS); replaces ``azure_key``."""
+    gcs_credential_provider: CredentialProvider | None = None
+    """A sync or async callable returning a GCS bearer token (``{"token": ..., "expires_at": ...}``)."""
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -124,6 +136,11 @@ class Config:
                 f"range_get_threshold ({self.range_get_threshold}) must be >= part_size "
                 f"({self.part_size}): set both, or leave range_get_threshold at its default"
             )
+        for name in PROVIDER_FIELDS:
+            provider = getattr(self, name)
+            if provider is not None and not callable(provider):
+                kind = type(provider).__name__
+                raise ConfigError(f"{name} must be a callable returning a credential, got {kind}")
         if self.backend not in _BACKENDS:
             raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
 
@@ -174,12 +191,49 @@ class Config:
 
 SECRET_FIELDS = frozenset({"aws_secret_access_key", "aws_session_token", "azure_key"})
 """Settings shown as ``'***'`` in every repr and never put into a message or a log record."""
+PROVIDER_FIELDS = frozenset(
+    {"s3_credential_provider", "azure_credential_provider", "gcs_credential_provider"}
+)
 
 
 def _mask(name: str, value: object) -> str:
-    if name in SECRET_FIELDS and value is not None:
+    if value is None:
+        return "None"
+    if name in SECRET_FIELDS:
         return "'***'"
+    if name in PROVIDER_FIELDS:  # its repr may show what it holds
+        return f"<{type(value).__qualname__}>"
     return repr(value)
+
+
+class Settings(TypedDict, total=False):
+    """The keyword arguments of :func:`configure` and :class:`~s3dlio.Client`: one per
+    :class:`Config` field (``None`` drops a :func:`configure` override)."""
+
+    s3_endpoint: str | None
+    s3_region: str | None
+    aws_access_key_id: str | None
+    aws_secret_access_key: str | None
+    aws_session_token: str | None
+    s3_virtual_hosted_style: bool | None
+    azure_account: str | None
+    azure_key: str | None
+    azure_endpoint: str | None
+    gcs_credentials_path: str | None
+    gcs_emulator_host: str | None
+    connect_timeout: float | None
+    stall_timeout: float | None
+    max_retries: int | None
+    retry_timeout: float | None
+    part_size: int | None
+    multipart_threshold: int | None
+    range_get_threshold: int | None
+    max_concurrency: int | None
+    fsync: bool | None
+    backend: str | None
+    s3_credential_provider: CredentialProvider | None
+    azure_credential_provider: CredentialProvider | None
+    gcs_credential_provider: CredentialProvider | None
 
 
 _lock = threading.Lock()
@@ -193,13 +247,13 @@ def _check_names(changes: dict[str, Any]) -> None:
         raise ConfigError(f"unknown setting(s) {unknown}; valid settings: {sorted(valid)}")
 
 
-def configure(**settings: Any) -> Config:
+def configure(**settings: Unpack[Settings]) -> Config:
     """Override settings for every later call in this process, e.g. ``configure(part_size=16<<20)``.
 
     Returns the resulting active configuration. Pass ``None`` to drop an override.
     """
     global _overrides
-    _check_names(settings)
+    _check_names(dict(settings))
     with _lock:
         merged = {**_overrides, **settings}
         merged = {k: v for k, v in merged.items() if v is not None}
@@ -306,7 +360,7 @@ def _aws_profile(name: str | None, env: Mapping[str, str]) -> dict[str, str]:
         raise ConfigError(
             f"AWS_PROFILE={name!r} gets its credentials through {', '.join(unsupported)}, which s3dlio "
             "does not run itself: pass a refreshing provider instead, e.g. "
-            "Client(credential_provider=s3dlio.credentials.boto3_provider(profile=...)), or export "
+            "Client(s3_credential_provider=s3dlio.credentials.boto3_provider(profile=...)), or export "
             "static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
         )
     return found

@@ -38,6 +38,8 @@ PINNED = [
     "CheckpointReader",
     "CheckpointStore",
     "CheckpointWriter",
+    "Client",
+    "ClientClosedError",
     "Config",
     "ConfigError",
     "DataGenerator",

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
+from typing import TYPE_CHECKING
 
+from .. import _context
 from ..config import Config, get_config
 from ..uri import ParsedUri, parse_uri
 from .base import AsyncObjectWriter, ObjectInfo, Store
 from .direct import DirectIOFallbackWarning, DirectStore
 from .local import LocalStore
 from .network import AzureStore, GCSStore, NetworkStore, S3Store
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 __all__ = [
     "AsyncObjectWriter",
@@ -34,6 +40,8 @@ _CLASSES: dict[str, type[Store]] = {
     "file": LocalStore,
     "direct": DirectStore,
 }
+
+
 class StoreCache:
     """Opened stores by ``(scheme, bucket, config)``, keyed by the configuration's *value*.
 
@@ -46,6 +54,7 @@ class StoreCache:
     def __init__(self) -> None:
         self._stores: dict[tuple[str, str, Config], Store] = {}
         self._lock = threading.Lock()
+        _caches.add(self)
 
     def open(self, parsed: ParsedUri, config: Config) -> Store:
         """The store for ``parsed``'s scheme and bucket under ``config`` (opened once)."""
@@ -73,13 +82,35 @@ class StoreCache:
         self._lock = threading.Lock()
 
 
+_caches: weakref.WeakSet[StoreCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_caches):
+        cache._after_fork_in_child()  # another thread may have held a lock at fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 _default = StoreCache()
-os.register_at_fork(after_in_child=_default._after_fork_in_child)
+
+
+def active(client: Client | None = None) -> tuple[StoreCache, Config]:
+    """The store cache and configuration of ``client``, else of the bound client, else the
+    process default (the environment plus :func:`s3dlio.configure`)."""
+    client = client or _context.current()
+    if client is None:
+        return _default, get_config()
+    return client.store_cache, client.config
 
 
 def open_store(parsed: ParsedUri, config: Config | None = None) -> Store:
-    """The (cached) store for ``parsed``'s scheme and bucket under ``config``."""
-    return _default.open(parsed, config or get_config())
+    """The (cached) store for ``parsed``'s scheme and bucket under ``config``.
+
+    Stores come from the bound :class:`~s3dlio.Client`'s cache (see :mod:`s3dlio._context`),
+    or from the process-wide one; ``config`` defaults to that client's (or the active) one.
+    """
+    cache, active_config = active()
+    return cache.open(parsed, config or active_config)
 
 
 def store_for(uri: str, config: Config | None = None) -> tuple[Store, str]:
