@@ -2,46 +2,21 @@
 
 Every operation has a blocking form (``get``) and an ``_async`` twin (``get_async``) with the same
 signature. URIs: ``s3://bucket/key``, ``az://container/key``, ``gs://bucket/key``,
-``file:///abs/path``, ``direct:///abs/path``.
+``file:///abs/path``, ``direct:///abs/path``. Several endpoints or credentials in one process:
+:class:`Client`.
+
+``import s3dlio`` is light: only the errors, the configuration and URI parsing load at once.
+Everything else (the operations, loaders, checkpoints, data generation) loads on first use of
+one of its names (PEP 562), so a process that only lists never imports NumPy or h5py.
 """
 
 from __future__ import annotations
 
-from .blocking import (
-    ObjectWriter,
-    create_bucket,
-    delete,
-    delete_bucket,
-    download,
-    exists,
-    get,
-    get_many,
-    get_range,
-    iter_list,
-    list,  # noqa: A004  (the guide's name)
-    open_writer,
-    put,
-    put_bytes,
-    put_many,
-    stat,
-    upload,
-)
-from .checkpoint import (
-    CheckpointInfo,
-    CheckpointReader,
-    CheckpointStore,
-    CheckpointWriter,
-    EntryNotFoundError,
-    create_checkpoint_reader,
-    create_checkpoint_reader_async,
-    create_checkpoint_writer,
-    torch_load,
-    torch_save,
-)
-from .client import Client, ClientClosedError
+import builtins
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import Config, configure, get_config, reset_config
-from .datagen import DataGenerator, generate_data
-from .datagen.put import put_async
 from .errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -55,42 +30,167 @@ from .errors import (
     StorageError,
     StorageTimeoutError,
 )
-from .loader import (
-    EmptyDatasetError,
-    LoaderOptions,
-    PyBytesAsyncDataLoader,
-    PyDataset,
-    PyVecDataset,
-    ShardedSampler,
-    create_async_loader,
-    create_async_loader_from_dataset,
-    create_dataset,
-    create_dataset_async,
-    read_npz,
-    read_npz_async,
-)
-from .ops import (
-    AsyncWriter,
-    create_bucket_async,
-    delete_async,
-    delete_bucket_async,
-    download_async,
-    exists_async,
-    get_async,
-    get_many_async,
-    get_range_async,
-    iter_list_async,
-    list_async,
-    open_writer_async,
-    put_bytes_async,
-    put_many_async,
-    stat_async,
-    upload_async,
-)
-from .stores import DirectIOFallbackWarning
 from .uri import ParsedUri, parse_uri
 
+if TYPE_CHECKING:
+    from .blocking import (
+        ObjectWriter,
+        create_bucket,
+        delete,
+        delete_bucket,
+        download,
+        exists,
+        get,
+        get_many,
+        get_range,
+        iter_list,
+        list,  # noqa: A004  (the guide's name)
+        open_writer,
+        put,
+        put_bytes,
+        put_many,
+        stat,
+        upload,
+    )
+    from .checkpoint import (
+        CheckpointInfo,
+        CheckpointReader,
+        CheckpointStore,
+        CheckpointWriter,
+        EntryNotFoundError,
+        create_checkpoint_reader,
+        create_checkpoint_reader_async,
+        create_checkpoint_writer,
+        torch_load,
+        torch_save,
+    )
+    from .client import (
+        Client,
+        ClientClosedError,
+    )
+    from .datagen import (
+        DataGenerator,
+        generate_data,
+    )
+    from .datagen.put import (
+        put_async,
+    )
+    from .loader import (
+        EmptyDatasetError,
+        LoaderOptions,
+        PyBytesAsyncDataLoader,
+        PyDataset,
+        PyVecDataset,
+        ShardedSampler,
+        create_async_loader,
+        create_async_loader_from_dataset,
+        create_dataset,
+        create_dataset_async,
+        read_npz,
+        read_npz_async,
+    )
+    from .ops import (
+        AsyncWriter,
+        create_bucket_async,
+        delete_async,
+        delete_bucket_async,
+        download_async,
+        exists_async,
+        get_async,
+        get_many_async,
+        get_range_async,
+        iter_list_async,
+        list_async,
+        open_writer_async,
+        put_bytes_async,
+        put_many_async,
+        stat_async,
+        upload_async,
+    )
+    from .stores import (
+        DirectIOFallbackWarning,
+    )
+
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "ObjectWriter": ".blocking",
+    "create_bucket": ".blocking",
+    "delete": ".blocking",
+    "delete_bucket": ".blocking",
+    "download": ".blocking",
+    "exists": ".blocking",
+    "get": ".blocking",
+    "get_many": ".blocking",
+    "get_range": ".blocking",
+    "iter_list": ".blocking",
+    "list": ".blocking",
+    "open_writer": ".blocking",
+    "put": ".blocking",
+    "put_bytes": ".blocking",
+    "put_many": ".blocking",
+    "stat": ".blocking",
+    "upload": ".blocking",
+    "AsyncWriter": ".ops",
+    "create_bucket_async": ".ops",
+    "delete_async": ".ops",
+    "delete_bucket_async": ".ops",
+    "download_async": ".ops",
+    "exists_async": ".ops",
+    "get_async": ".ops",
+    "get_many_async": ".ops",
+    "get_range_async": ".ops",
+    "iter_list_async": ".ops",
+    "list_async": ".ops",
+    "open_writer_async": ".ops",
+    "put_bytes_async": ".ops",
+    "put_many_async": ".ops",
+    "stat_async": ".ops",
+    "upload_async": ".ops",
+    "Client": ".client",
+    "ClientClosedError": ".client",
+    "DataGenerator": ".datagen",
+    "generate_data": ".datagen",
+    "put_async": ".datagen.put",
+    "EmptyDatasetError": ".loader",
+    "LoaderOptions": ".loader",
+    "PyBytesAsyncDataLoader": ".loader",
+    "PyDataset": ".loader",
+    "PyVecDataset": ".loader",
+    "ShardedSampler": ".loader",
+    "create_async_loader": ".loader",
+    "create_async_loader_from_dataset": ".loader",
+    "create_dataset": ".loader",
+    "create_dataset_async": ".loader",
+    "read_npz": ".loader",
+    "read_npz_async": ".loader",
+    "CheckpointInfo": ".checkpoint",
+    "CheckpointReader": ".checkpoint",
+    "CheckpointStore": ".checkpoint",
+    "CheckpointWriter": ".checkpoint",
+    "EntryNotFoundError": ".checkpoint",
+    "create_checkpoint_reader": ".checkpoint",
+    "create_checkpoint_reader_async": ".checkpoint",
+    "create_checkpoint_writer": ".checkpoint",
+    "torch_load": ".checkpoint",
+    "torch_save": ".checkpoint",
+    "DirectIOFallbackWarning": ".stores",
+}
+"""Public name -> the module that defines it, imported on first access."""
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> builtins.list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AccessDeniedError",

@@ -206,7 +206,11 @@ class Client:
     download_async = _async(ops.download_async)
     open_writer = _blocking(blocking.open_writer)
     open_writer_async = _blocking(ops.open_writer_async)  # returns the writer; use ``async with``
-    put = _blocking(blocking.put)
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        """Generate and write objects (see :func:`s3dlio.put`)."""
+        with self._bound():
+            return blocking.put(*args, **kwargs)
 
     async def put_async(self, *args: Any, **kwargs: Any) -> Any:
         """Async twin of :meth:`put` (data generation, see :func:`s3dlio.put_async`)."""

@@ -129,7 +129,9 @@ def test_the_public_surface_is_pinned() -> None:
 
 
 def test_importing_s3dlio_imports_no_framework() -> None:
-    code = "import sys, s3dlio; print([m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules])"
+    code = (
+        "import sys, s3dlio; print([m for m in ('torch', 'tensorflow', 'jax', 'h5py') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
