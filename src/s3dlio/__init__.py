@@ -179,7 +179,12 @@ _LAZY: dict[str, str] = {
 """Public name -> the module that defines it, imported on first access."""
 
 
+_SUBMODULES = frozenset({"credentials"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # ``s3dlio.credentials`` after a bare ``import s3dlio``
+        return importlib.import_module(f".{name}", __name__)
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
