@@ -136,3 +136,24 @@ def test_bucket_admin_error_url_has_no_token(s3_server: object, new_s3_bucket: s
         _assert_clean(_texts(info.value))
     finally:
         s3dlio.reset_config()
+
+
+def test_client_repr_and_str_mask_secrets() -> None:
+    def provider() -> dict[str, str]:
+        return {"access_key_id": "AKID", "secret_access_key": SECRET}
+
+    provider.__qualname__ = "provider"
+    client = s3dlio.Client(
+        s3_endpoint="http://127.0.0.1:1",
+        aws_access_key_id="AKID",
+        aws_secret_access_key=SECRET,
+        aws_session_token=TOKEN,
+        azure_key=AZ_KEY,
+    )
+    with_provider = s3dlio.Client(s3_credential_provider=provider)
+    texts = [repr(client), str(client), repr(client.config), repr(with_provider), repr(with_provider.config)]
+    _assert_clean(texts)
+    client.close()
+    with pytest.raises(s3dlio.ClientClosedError) as info:
+        client.get("s3://b/k")
+    _assert_clean(_texts(info.value))
