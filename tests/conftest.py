@@ -38,7 +38,13 @@ CLOUD_ENV_PREFIXES = (
 CLOUD_ENV_NAMES = ("STORAGE_EMULATOR_HOST",)
 LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
 
-_FIXTURE_MARKERS = {"s3_server": "s3", "s3_server_b": "s3", "azure_server": "azure", "gcs_server": "gcs"}
+_FIXTURE_MARKERS = {
+    "s3_server": "s3",
+    "s3_server_b": "s3",
+    "s3_gateway_b": "s3",
+    "azure_server": "azure",
+    "gcs_server": "gcs",
+}
 _ENV_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
 
@@ -133,6 +139,14 @@ def s3_server_b() -> Iterator[servers.S3Server]:
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_gateway_b(s3_server: servers.S3Server) -> Iterator[servers.S3Server]:
+    """A second ``weed s3`` gateway of ``s3_server``'s cluster (same filer, data and keys)."""
+    gateway = _start("SeaweedFS (second gateway)", lambda: servers.start_s3_gateway(s3_server))
+    yield gateway
+    gateway.stop()
 
 
 @pytest.fixture(scope="session")

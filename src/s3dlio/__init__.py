@@ -89,6 +89,13 @@ if TYPE_CHECKING:
         read_npz,
         read_npz_async,
     )
+    from .multi_endpoint import (
+        MultiEndpointStore,
+        create_multi_endpoint_store,
+        create_multi_endpoint_store_from_env,
+        create_multi_endpoint_store_from_file,
+        create_multi_endpoint_store_from_template,
+    )
     from .ops import (
         AsyncWriter,
         create_bucket_async,
@@ -114,6 +121,11 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "MultiEndpointStore": ".multi_endpoint",
+    "create_multi_endpoint_store": ".multi_endpoint",
+    "create_multi_endpoint_store_from_env": ".multi_endpoint",
+    "create_multi_endpoint_store_from_file": ".multi_endpoint",
+    "create_multi_endpoint_store_from_template": ".multi_endpoint",
     "ObjectWriter": ".blocking",
     "create_bucket": ".blocking",
     "delete": ".blocking",
@@ -218,6 +230,7 @@ __all__ = [
     "IntegrityError",
     "InvalidUriError",
     "LoaderOptions",
+    "MultiEndpointStore",
     "NotFoundError",
     "ObjectWriter",
     "ParsedUri",
@@ -239,6 +252,10 @@ __all__ = [
     "create_checkpoint_writer",
     "create_dataset",
     "create_dataset_async",
+    "create_multi_endpoint_store",
+    "create_multi_endpoint_store_from_env",
+    "create_multi_endpoint_store_from_file",
+    "create_multi_endpoint_store_from_template",
     "delete",
     "delete_async",
     "delete_bucket",

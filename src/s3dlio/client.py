@@ -20,6 +20,7 @@ capture the client when they are created and keep using it.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import threading
@@ -163,6 +164,12 @@ class Client:
         return f"Client({', '.join(where)}{state})"
 
     __str__ = __repr__
+
+    def endpoint_stats(self) -> builtins.list[dict[str, Any]]:
+        """Per-endpoint statistics with ``s3_endpoints``: ``uri``, ``total_requests``,
+        ``bytes_read``, ``bytes_written``, ``error_count``, ``active_requests``,
+        ``mean_latency_ms``, ``healthy`` and ``retry_in_s`` (empty with one endpoint)."""
+        return self._stores.endpoint_stats()
 
     def _bound(self) -> AbstractContextManager[None]:
         if self._closed:

@@ -43,6 +43,7 @@ CredentialProvider = Callable[[], Any]
 """A sync or async callable that returns a fresh credential (obstore's provider protocol)."""
 DEFAULT_RANGE_GET_THRESHOLD = 32 * MiB
 _BACKENDS = ("native", "arrow", "obstore")
+LOAD_BALANCE_POLICIES = ("round_robin", "least_connections")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,14 @@ class Config:
     aws_secret_access_key: str | None = None
     aws_session_token: str | None = None
     s3_virtual_hosted_style: bool = False
+    s3_endpoints: tuple[str, ...] = ()
+    """Several endpoints of one S3 service (gateways of one cluster): requests are balanced
+    over them by ``load_balance``; an endpoint that fails is taken out for
+    ``endpoint_retry_after`` seconds. Replaces ``s3_endpoint``. See ``docs/api.md``."""
+    load_balance: str = "round_robin"
+    """``round_robin`` or ``least_connections`` (with ``s3_endpoints``)."""
+    endpoint_retry_after: float = 30.0
+    """Seconds a failed endpoint stays out before it is tried again."""
     # Azure Blob
     azure_account: str | None = None
     azure_key: str | None = None
@@ -108,7 +117,7 @@ class Config:
     __str__ = __repr__
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "stall_timeout", "retry_timeout"):
+        for name in ("connect_timeout", "stall_timeout", "retry_timeout", "endpoint_retry_after"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
@@ -141,6 +150,18 @@ class Config:
             if provider is not None and not callable(provider):
                 kind = type(provider).__name__
                 raise ConfigError(f"{name} must be a callable returning a credential, got {kind}")
+        if isinstance(self.s3_endpoints, str) or not isinstance(self.s3_endpoints, tuple | list):
+            raise ConfigError(f"s3_endpoints must be a list of endpoint URLs, got {self.s3_endpoints!r}")
+        object.__setattr__(self, "s3_endpoints", tuple(self.s3_endpoints))
+        for endpoint in self.s3_endpoints:
+            if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+                raise ConfigError(f"each of s3_endpoints must be an http(s):// URL, got {endpoint!r}")
+        if len(set(self.s3_endpoints)) != len(self.s3_endpoints):
+            raise ConfigError(f"s3_endpoints lists an endpoint twice: {list(self.s3_endpoints)}")
+        if self.load_balance not in LOAD_BALANCE_POLICIES:
+            raise ConfigError(
+                f"load_balance must be one of {LOAD_BALANCE_POLICIES}, got {self.load_balance!r}"
+            )
         if self.backend not in _BACKENDS:
             raise ConfigError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
 
@@ -216,6 +237,9 @@ class Settings(TypedDict, total=False):
     aws_secret_access_key: str | None
     aws_session_token: str | None
     s3_virtual_hosted_style: bool | None
+    s3_endpoints: tuple[str, ...] | list[str] | None
+    load_balance: str | None
+    endpoint_retry_after: float | None
     azure_account: str | None
     azure_key: str | None
     azure_endpoint: str | None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import _context
 from ..config import Config, get_config
 from ..uri import ParsedUri, parse_uri
+from .balanced import BalancedStore, Balancer
 from .base import AsyncObjectWriter, ObjectInfo, Store
 from .direct import DirectIOFallbackWarning, DirectStore
 from .local import LocalStore
@@ -53,6 +54,7 @@ class StoreCache:
 
     def __init__(self) -> None:
         self._stores: dict[tuple[str, str, Config], Store] = {}
+        self._balancers: dict[tuple[object, ...], Balancer] = {}
         self._lock = threading.Lock()
         _caches.add(self)
 
@@ -66,20 +68,45 @@ class StoreCache:
                 if store is None:
                     if len(self._stores) >= self.MAX_STORES:
                         self._stores.clear()
-                    store = _CLASSES[parsed.scheme](parsed.bucket, config)
+                    store = self._new_store(parsed, config)
                     self._stores[cache_key] = store
         return store
+
+    def _new_store(self, parsed: ParsedUri, config: Config) -> Store:
+        if parsed.scheme != "s3" or not config.s3_endpoints:
+            return _CLASSES[parsed.scheme](parsed.bucket, config)
+        # Several endpoints: one backend per endpoint, each retrying little before failing over.
+        balancer_key = (config.s3_endpoints, config.load_balance, config.endpoint_retry_after)
+        balancer = self._balancers.get(balancer_key)
+        if balancer is None:
+            balancer = Balancer(config.s3_endpoints, config.load_balance, config.endpoint_retry_after)
+            self._balancers[balancer_key] = balancer
+        retries = min(config.max_retries, 1)
+        backends = [
+            S3Store(parsed.bucket, config.replace(s3_endpoint=endpoint, s3_endpoints=(), max_retries=retries))
+            for endpoint in config.s3_endpoints
+        ]
+        return BalancedStore(parsed.bucket, config, backends, balancer)
+
+    def endpoint_stats(self) -> list[dict[str, object]]:
+        """Per-endpoint statistics of every multi-endpoint balancer of this cache."""
+        with self._lock:
+            balancers = list(self._balancers.values())
+        return [row for balancer in balancers for row in balancer.stats()]
 
     def clear(self) -> None:
         """Forget every store (their connection pools close when the last user drops them)."""
         with self._lock:
             self._stores.clear()
+            self._balancers.clear()
 
     def __len__(self) -> int:
         return len(self._stores)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        for balancer in self._balancers.values():
+            balancer._after_fork_in_child()
 
 
 _caches: weakref.WeakSet[StoreCache] = weakref.WeakSet()
