@@ -38,7 +38,13 @@ CLOUD_ENV_PREFIXES = (
 CLOUD_ENV_NAMES = ("STORAGE_EMULATOR_HOST",)
 LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
 
-_FIXTURE_MARKERS = {"s3_server": "s3", "azure_server": "azure", "gcs_server": "gcs"}
+_FIXTURE_MARKERS = {
+    "s3_server": "s3",
+    "s3_server_b": "s3",
+    "s3_gateway_b": "s3",
+    "azure_server": "azure",
+    "gcs_server": "gcs",
+}
 _ENV_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
 
 
@@ -122,6 +128,25 @@ def s3_server() -> Iterator[servers.S3Server]:
     server = _start("SeaweedFS (S3)", servers.start_seaweedfs)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server_b() -> Iterator[servers.S3Server]:
+    """A second, separate SeaweedFS whose only identity has other keys than ``s3_server``."""
+    server = _start(
+        "SeaweedFS (second S3)",
+        lambda: servers.start_seaweedfs(access_key="s3dlio-other-key", secret_key="s3dlio-other-secret"),
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_gateway_b(s3_server: servers.S3Server) -> Iterator[servers.S3Server]:
+    """A second ``weed s3`` gateway of ``s3_server``'s cluster (same filer, data and keys)."""
+    gateway = _start("SeaweedFS (second gateway)", lambda: servers.start_s3_gateway(s3_server))
+    yield gateway
+    gateway.stop()
 
 
 @pytest.fixture(scope="session")

@@ -537,13 +537,21 @@ copy_other = 1
 """
 
 
-def start_seaweedfs(timeout: float = START_TIMEOUT_S) -> S3Server:
-    """Start SeaweedFS (master, volume, filer, S3) on fresh ports with a fresh data dir."""
+def start_seaweedfs(
+    timeout: float = START_TIMEOUT_S, *, access_key: str = S3_ACCESS_KEY, secret_key: str = S3_SECRET_KEY
+) -> S3Server:
+    """Start SeaweedFS (master, volume, filer, S3) on fresh ports with a fresh data dir.
+
+    ``access_key``/``secret_key`` choose the one identity the gateway accepts (a second server
+    with other keys lets tests run two clients with different credentials).
+    """
     weed = find_weed()
-    return _retry_on_port_clash(lambda: _start_seaweedfs_once(weed, timeout))
+    return _retry_on_port_clash(lambda: _start_seaweedfs_once(weed, timeout, access_key, secret_key))
 
 
-def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
+def _start_seaweedfs_once(
+    weed: str, timeout: float, access_key: str = S3_ACCESS_KEY, secret_key: str = S3_SECRET_KEY
+) -> S3Server:
     t0 = time.monotonic()
     # each service port p also listens on p + 10000 for gRPC
     ports = {svc: pick_port((0, 10000)) for svc in ("master", "volume", "filer", "s3")}
@@ -555,7 +563,7 @@ def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
         "identities": [
             {
                 "name": "s3dlio-test",
-                "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             }
         ]
@@ -595,8 +603,8 @@ def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
         endpoint=endpoint,
         host=LOOPBACK,
         port=ports["s3"],
-        access_key=S3_ACCESS_KEY,
-        secret_key=S3_SECRET_KEY,
+        access_key=access_key,
+        secret_key=secret_key,
         region=S3_REGION,
         ports=ports,
         startup_seconds=0.0,
@@ -629,6 +637,54 @@ def _start_seaweedfs_once(weed: str, timeout: float) -> S3Server:
         raise mp.fail(f"SeaweedFS start-up check failed: {exc}") from exc
     server.startup_seconds = time.monotonic() - t0
     return server
+
+
+def start_s3_gateway(server: S3Server, timeout: float = START_TIMEOUT_S) -> S3Server:
+    """Start one more ``weed s3`` gateway in front of ``server``'s filer (same data, same keys).
+
+    Several gateways of one cluster are what multi-endpoint load balancing spreads requests over.
+    The returned server's ``stop()`` stops only this gateway.
+    """
+    weed = find_weed()
+    return _retry_on_port_clash(lambda: _start_s3_gateway_once(weed, server, timeout))
+
+
+def _start_s3_gateway_once(weed: str, server: S3Server, timeout: float) -> S3Server:
+    t0 = time.monotonic()
+    port = pick_port((0, 10000))
+    workdir = _new_workdir("seaweedfs-s3")
+    config = server.process.workdir / "s3.json"
+    argv = [
+        weed,
+        "s3",
+        f"-filer={LOOPBACK}:{server.ports['filer']}",
+        f"-ip.bind={LOOPBACK}",
+        f"-port={port}",
+        f"-port.grpc={port + 10000}",
+        f"-config={config}",
+        f"-localSocket={workdir / 's3.sock'}",
+        "-port.iceberg=0",
+        "-port.lance=0",
+    ]
+    mp = ManagedProcess.spawn("weed-s3", argv, workdir, stop_grace_s=1.0)
+    gateway = S3Server(
+        endpoint=f"http://{LOOPBACK}:{port}",
+        host=LOOPBACK,
+        port=port,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        region=server.region,
+        ports={"s3": port},
+        startup_seconds=0.0,
+        process=mp,
+    )
+
+    def answers_signed() -> bool:
+        return gateway.request("GET", "/").status == 200
+
+    _wait_until(mp, answers_signed, "SeaweedFS second S3 gateway", timeout)
+    gateway.startup_seconds = time.monotonic() - t0
+    return gateway
 
 
 # --------------------------------------------------------------------------------------------

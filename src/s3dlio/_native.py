@@ -6,9 +6,10 @@ workers fork by default, usually after the parent has listed the dataset.
 
 A shared library's globals (the runtime among them) belong to one loaded copy of it, and the
 dynamic loader recognises a library by its file. So a forked child that inherited a used runtime
-loads a *private copy* of obstore's extension module from a temporary file: a fresh library with
-fresh globals, fully working. The copy takes a few milliseconds and one temporary file that is
-removed at once. See ``docs/design.md`` for the alternatives we weighed.
+loads a *private copy* of obstore's extension module from memory: a fresh library with
+fresh globals, fully working. The copy lives in an anonymous in-memory file (``memfd_create``):
+no temporary directory is needed, so a noexec or full ``/tmp`` does not matter. See
+``docs/design.md`` for the alternatives we weighed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import glob
 import importlib.machinery
 import importlib.util
 import os
-import shutil
-import tempfile
 import threading
 from types import ModuleType
 
@@ -64,10 +63,19 @@ def _private_copy(original: ModuleType) -> ModuleType:
     source = original.__file__
     if source is None:
         raise ImportError("obstore's native module has no file to copy")
-    fd, path = tempfile.mkstemp(prefix="s3dlio-obstore-", suffix=".so")
-    os.close(fd)
+    # An anonymous in-memory file: no temporary directory (which may be noexec or full), nothing
+    # to clean up, and a new inode, so the dynamic loader maps a fresh copy of the library.
+    fd = os.memfd_create("s3dlio-obstore.so", os.MFD_CLOEXEC)
     try:
-        shutil.copyfile(source, path)
+        with open(source, "rb") as library:
+            size = os.fstat(library.fileno()).st_size
+            copied = 0
+            while copied < size:
+                sent = os.sendfile(fd, library.fileno(), copied, size - copied)
+                if sent == 0:
+                    raise ImportError(f"{source} ended after {copied} of {size} bytes")
+                copied += sent
+        path = f"/proc/self/fd/{fd}"
         loader = importlib.machinery.ExtensionFileLoader(original.__name__, path)
         spec = importlib.util.spec_from_file_location(original.__name__, path, loader=loader)
         if spec is None:
@@ -76,7 +84,7 @@ def _private_copy(original: ModuleType) -> ModuleType:
         loader.exec_module(module)
         return module
     finally:
-        os.unlink(path)
+        os.close(fd)  # the mapping keeps the memory alive
 
 
 def _fork_error(cause: BaseException) -> ForkSafetyError:

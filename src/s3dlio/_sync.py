@@ -1,8 +1,9 @@
 """Run coroutines from synchronous code on one background event loop, rebuilt after ``fork``.
 
 Each operation is written once as a coroutine; its synchronous twin (see :func:`sync_twin`)
-submits it to this loop and waits. The loop thread is a daemon, created on first use and again in
-a forked child (threads do not survive ``fork``).
+submits it to this loop and waits (carrying over the caller's :class:`~s3dlio.Client` binding).
+The loop thread is a daemon, created on first use and again in a forked child (threads do not
+survive ``fork``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
+
+from ._context import carry
 
 __all__ = ["get_loop", "run", "sync_twin"]
 
@@ -50,7 +53,7 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
     if threading.current_thread() is _thread:
         coro.close()
         raise RuntimeError("a synchronous s3dlio call was made from s3dlio's own event loop")
-    future = asyncio.run_coroutine_threadsafe(coro, get_loop())
+    future = asyncio.run_coroutine_threadsafe(carry(coro), get_loop())
     try:
         return future.result()
     except BaseException:
@@ -60,7 +63,7 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
 
 def submit(coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
     """Schedule ``coro`` on the background loop without waiting."""
-    return asyncio.run_coroutine_threadsafe(coro, get_loop())
+    return asyncio.run_coroutine_threadsafe(carry(coro), get_loop())
 
 
 def sync_twin(async_fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:

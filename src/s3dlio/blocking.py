@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ops
 from ._sync import run, sync_twin
-from .datagen.put import put_async
 from .results import ListEntry
+
+if TYPE_CHECKING:
+    from .datagen.put import put_async
 
 __all__ = [
     "ObjectWriter",
@@ -42,13 +44,25 @@ stat = sync_twin(ops.stat_async)
 exists = sync_twin(ops.exists_async)
 list = sync_twin(ops.list_async)  # noqa: A001  (the guide's name)
 put_bytes = sync_twin(ops.put_bytes_async)
-put = sync_twin(put_async)
+if TYPE_CHECKING:
+    put = sync_twin(put_async)
 put_many = sync_twin(ops.put_many_async)
 delete = sync_twin(ops.delete_async)
 create_bucket = sync_twin(ops.create_bucket_async)
 delete_bucket = sync_twin(ops.delete_bucket_async)
 upload = sync_twin(ops.upload_async)
 download = sync_twin(ops.download_async)
+
+
+def __getattr__(name: str) -> Any:
+    """``put``: data generation's twin, built on first use (it imports NumPy)."""
+    global put
+    if name != "put":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .datagen.put import put_async
+
+    put = sync_twin(put_async)
+    return put
 
 
 def iter_list(uri: str, recursive: bool = True, batch_size: int = 1000) -> Iterator[ListEntry]:

@@ -38,6 +38,8 @@ PINNED = [
     "CheckpointReader",
     "CheckpointStore",
     "CheckpointWriter",
+    "Client",
+    "ClientClosedError",
     "Config",
     "ConfigError",
     "DataGenerator",
@@ -50,6 +52,7 @@ PINNED = [
     "ListEntry",
     "LoaderOptions",
     "MultipartUploadWriter",
+    "MultiEndpointStore",
     "NotFoundError",
     "ObjectStat",
     "ObjectWriter",
@@ -81,6 +84,10 @@ PINNED = [
     "create_direct_filesystem_writer",
     "create_filesystem_writer",
     "create_s3_writer",
+    "create_multi_endpoint_store",
+    "create_multi_endpoint_store_from_env",
+    "create_multi_endpoint_store_from_file",
+    "create_multi_endpoint_store_from_template",
     "delete",
     "delete_async",
     "delete_bucket",
@@ -149,7 +156,9 @@ def test_the_public_surface_is_pinned() -> None:
 
 
 def test_importing_s3dlio_imports_no_framework() -> None:
-    code = "import sys, s3dlio; print([m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules])"
+    code = (
+        "import sys, s3dlio; print([m for m in ('torch', 'tensorflow', 'jax', 'h5py') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

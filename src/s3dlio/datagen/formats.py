@@ -54,10 +54,10 @@ from functools import lru_cache
 from typing import Any
 
 import google_crc32c
-import h5py
 import numpy as np
 import numpy.typing as npt
 
+from .._optional import require
 from ..errors import IntegrityError
 from ..formats.parquet import parquet_plan
 from ._crc import crc32, crc32c_at
@@ -437,6 +437,7 @@ def _hdf5_image_offsets(
     if aligned:
         kwargs = {"alignment_threshold": BLOCK_SIZE, "alignment_interval": BLOCK_SIZE}
     with _MemFile(length + 16 * BLOCK_SIZE) as out:
+        h5py = require("h5py", "hdf5", "generating HDF5 objects")
         with h5py.File(out, "w", **kwargs) as f:
             data = f.create_dataset("data", shape=(length,), dtype=np.uint8, track_times=False)
             if payload is not None and length:

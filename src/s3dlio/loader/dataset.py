@@ -16,18 +16,19 @@ import asyncio
 import builtins
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import _sync
-from ..config import get_config
+from .. import _context, _sync
 from ..errors import IntegrityError, InvalidUriError, NotFoundError, S3dlioError
 from ..ops import list_async, stat_async
 from ..results import ObjectStat
-from ..stores import Store
-from ..stores import open_store as _open_store
+from ..stores import Store, active
 from ..stores.base import split_ranges
 from ..uri import parse_uri
 from .options import LoaderOptions
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 __all__ = [
     "BaseDataset",
@@ -59,15 +60,16 @@ class Fetcher:
     ``range_get_threshold``).
     """
 
-    def __init__(self, part_size: int, max_concurrency: int) -> None:
+    def __init__(self, part_size: int, max_concurrency: int, client: Client | None = None) -> None:
         self.part_size = part_size
-        self.config = get_config().replace(
+        self._cache, config = active(client)  # ``client``, the bound one, or the default
+        self.config = config.replace(
             part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency
         )
 
     def store(self, uri: str) -> tuple[Store, str]:
         parsed = parse_uri(uri)
-        return _open_store(parsed, self.config), parsed.key
+        return self._cache.open(parsed, self.config), parsed.key
 
     def requests(self, uri: str, size: int | None) -> builtins.list[Request]:
         store, key = self.store(uri)
@@ -123,6 +125,22 @@ class BaseDataset:
 
     def __init__(self, options: LoaderOptions) -> None:
         self._options = options
+        self._fetcher_cache: Fetcher | None = None
+        self.client: Client | None = _context.current()
+        """The :class:`~s3dlio.Client` this dataset was created under (None: the default)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fetcher_cache"] = None  # rebuilt where the dataset is used
+        return state
+
+    def _fetcher(self) -> Fetcher:
+        """The one fetcher of ``dataset[i]`` reads (so every item reuses its stores)."""
+        fetcher = self._fetcher_cache
+        if fetcher is None:
+            opts = self._options
+            fetcher = self._fetcher_cache = Fetcher(opts.part_size, opts.max_concurrency, self.client)
+        return fetcher
 
     @property
     def options(self) -> LoaderOptions:
@@ -163,8 +181,7 @@ class BaseDataset:
         """Item ``index`` as bytes (negative indices count from the end)."""
         i = self._index(index)
         opts = self._options
-        fetcher = Fetcher(opts.part_size, opts.max_concurrency)
-        parts = await _run_requests(self.requests(i, fetcher), opts.max_concurrency)
+        parts = await _run_requests(self.requests(i, self._fetcher()), opts.max_concurrency)
         return join_parts(parts, self.uri_of(i), self.size_of(i))
 
     def __getitem__(self, index: int) -> bytes:

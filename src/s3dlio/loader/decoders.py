@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _sync
+from .._optional import require
 from ..ops import get_async
 
 __all__ = ["decode_hdf5", "decode_npy", "decode_npz", "decode_tfrecord", "read_npz", "read_npz_async"]
@@ -44,7 +45,7 @@ def decode_npy(data: Buffer) -> np.ndarray[Any, Any]:
 
 def decode_hdf5(data: Buffer, dataset: str = "data") -> np.ndarray[Any, Any]:
     """Dataset ``dataset`` of an HDF5 file, read fully into memory."""
-    import h5py  # slow to import: only when needed
+    h5py = require("h5py", "hdf5", "decoding HDF5 objects")  # slow to import: only when needed
 
     with h5py.File(_stream(data), "r") as file:
         if dataset not in file:

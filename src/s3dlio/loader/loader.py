@@ -533,7 +533,7 @@ class PyBytesAsyncDataLoader:
                 f"but this iteration runs with {split}"
             )
         self._split = split
-        fetcher = Fetcher(options.part_size, options.max_concurrency)
+        fetcher = Fetcher(options.part_size, options.max_concurrency, self._dataset.client)
         run = _Run(self, order[self._position :], options, fetcher)
         self._run = run
         return run
@@ -602,7 +602,7 @@ async def _sample_sizes(dataset: BaseDataset) -> list[int]:
         return known
     count = min(adaptive.SAMPLE_SIZE, len(dataset))
     picks = sorted({i * len(dataset) // count for i in range(count)})
-    fetcher = Fetcher(dataset.options.part_size, dataset.options.max_concurrency)
+    fetcher = Fetcher(dataset.options.part_size, dataset.options.max_concurrency, dataset.client)
 
     async def head(index: int) -> int:
         uri = dataset.uri_of(index)

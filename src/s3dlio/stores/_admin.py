@@ -42,22 +42,29 @@ def bucket_request(store: NetworkStore, action: Literal["create", "delete"]) -> 
         request = _azure_request(store, "PUT" if action == "create" else "DELETE")
     else:
         request = _gcs_emulator_request(store, action)
+    # The request URL can carry a presigned signature and session token: nothing that keeps it
+    # (the HTTPError, its traceback) may leave this function, so errors are raised afterwards,
+    # from plain values, with no chained cause.
+    code, body, reason = 0, "", ""
     try:
         with urllib.request.urlopen(request, timeout=store.config.connect_timeout + 30) as reply:
             reply.read()
+        return
     except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
-        if exc.code in (401, 403):
-            raise AccessDeniedError(
-                f"cannot {action} bucket {uri}: access denied: {body[:200]}", uri
-            ) from exc
-        if exc.code == 409 and action == "create":
-            raise AlreadyExistsError(f"cannot create bucket {uri}: it already exists", uri) from exc
-        if exc.code == 404:
-            raise BucketNotFoundError(f"cannot {action} bucket {uri}: it does not exist", uri) from exc
-        raise StorageError(f"cannot {action} bucket {uri}: HTTP {exc.code}: {body[:200]}", uri) from exc
+        code, body = exc.code, exc.read().decode(errors="replace")[:200]
+        exc.close()
     except urllib.error.URLError as exc:
-        raise StorageError(f"cannot {action} bucket {uri}: {exc.reason}", uri) from exc
+        reason = str(exc.reason)
+    del request
+    if not code:
+        raise StorageError(f"cannot {action} bucket {uri}: {reason}", uri)
+    if code in (401, 403):
+        raise AccessDeniedError(f"cannot {action} bucket {uri}: access denied: {body}", uri)
+    if code == 409 and action == "create":
+        raise AlreadyExistsError(f"cannot create bucket {uri}: it already exists", uri)
+    if code == 404:
+        raise BucketNotFoundError(f"cannot {action} bucket {uri}: it does not exist", uri)
+    raise StorageError(f"cannot {action} bucket {uri}: HTTP {code}: {body}", uri)
 
 
 def _azure_request(store: NetworkStore, method: str) -> urllib.request.Request:

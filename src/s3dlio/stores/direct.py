@@ -28,6 +28,14 @@ _warned = False
 _warn_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _warn_lock
+    _warn_lock = threading.Lock()  # another thread may have held it at fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class DirectIOFallbackWarning(RuntimeWarning):
     """O_DIRECT was refused by the filesystem; buffered I/O is used instead."""
 

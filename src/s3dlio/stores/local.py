@@ -34,6 +34,14 @@ _pool_pid = -1
 _pool_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # another thread may have held it at fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def io_pool() -> ThreadPoolExecutor:
     """The process-wide pool for blocking file I/O (recreated after ``fork``)."""
     global _pool, _pool_pid

@@ -250,7 +250,9 @@ class S3Store(NetworkStore):
         settings: dict[str, Any] = {"region": config.s3_region}
         if config.s3_endpoint:
             settings["endpoint"] = config.s3_endpoint
-        if config.aws_access_key_id:
+        if config.s3_credential_provider is not None:
+            pass  # the provider supplies (and refreshes) the keys
+        elif config.aws_access_key_id:
             settings["access_key_id"] = config.aws_access_key_id
             settings["secret_access_key"] = config.aws_secret_access_key or ""
             if config.aws_session_token:
@@ -262,6 +264,7 @@ class S3Store(NetworkStore):
             config=settings,
             client_options=self._client_options(config.s3_endpoint),
             retry_config=self._retry_config(),
+            credential_provider=config.s3_credential_provider,
         )
 
 
@@ -279,7 +282,7 @@ class AzureStore(NetworkStore):
                 self.uri(""),
             )
         settings: dict[str, Any] = {"account_name": config.azure_account}
-        if config.azure_key:
+        if config.azure_key and config.azure_credential_provider is None:
             settings["account_key"] = config.azure_key
         if config.azure_endpoint:
             settings["endpoint"] = config.azure_endpoint.rstrip("/")
@@ -288,6 +291,7 @@ class AzureStore(NetworkStore):
             config=settings,
             client_options=self._client_options(config.azure_endpoint),
             retry_config=self._retry_config(),
+            credential_provider=config.azure_credential_provider,
         )
 
 
@@ -316,6 +320,7 @@ class GCSStore(NetworkStore):
             config=settings,
             client_options=self._client_options(config.gcs_emulator_host),
             retry_config=self._retry_config(),
+            credential_provider=config.gcs_credential_provider,
         )
 
 
