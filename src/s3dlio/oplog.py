@@ -27,8 +27,6 @@ import os
 import threading
 from typing import IO, Any
 
-import numpy as np
-
 __all__ = [
     "COLUMNS",
     "OpLog",
@@ -117,6 +115,8 @@ class OpLog:
 
     def _format(self, rows: list[Row]) -> bytes:
         """A batch of rows as TSV lines, formatted column by column (the loops run in C)."""
+        import numpy as np  # only where an op-log is written: ``import s3dlio`` stays light
+
         ops, idents, counts, sizes, schemes, buckets, keys, errors, starts, ends = zip(*rows, strict=True)
         threads = self._threads
         for ident in set(idents):
