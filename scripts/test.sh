@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-EXTRAS="test,torch,tensorflow,jax,fsspec,docs,lightning"
+EXTRAS="test,torch,tensorflow,jax,fsspec,docs,lightning,ray,dask"
 AZURITE_VERSION=3.37.0
 STAMP="$VENV/.s3dlio-install-stamp"
 
