@@ -84,12 +84,12 @@ def test_datasink_writes_rows_as_objects(bucket: str) -> None:
     sink = S3dlioDatasink(f"s3://{bucket}/out", name_column="name")
     named.write_datasink(sink)
     for i in range(NUM):
-        assert s3dlio.get(f"s3://{bucket}/out/o{i:02d}.bin") == _payload(i)[::-1]
+        assert bytes(s3dlio.get(f"s3://{bucket}/out/o{i:02d}.bin")) == _payload(i)[::-1]
     assert len(sink.written) == NUM
 
     unnamed = S3dlioDatasink(f"s3://{bucket}/anon/")
     ray.data.from_items([{"data": b"a"}, {"data": b"bb"}], override_num_blocks=1).write_datasink(unnamed)
-    assert sorted(s3dlio.get(e["uri"]) for e in s3dlio.list(f"s3://{bucket}/anon/")) == [b"a", b"bb"]
+    assert sorted(bytes(s3dlio.get(e["uri"])) for e in s3dlio.list(f"s3://{bucket}/anon/")) == [b"a", b"bb"]
     with pytest.raises(Exception, match="no column 'nope'"):
         ray.data.from_items([{"data": b"a"}]).write_datasink(
             S3dlioDatasink(f"s3://{bucket}/x/", name_column="nope")
