@@ -80,7 +80,7 @@ def test_corruption_is_detected(base: str) -> None:
 
 
 def test_dcp_and_torch_save_on_s3(s3_env: object, new_s3_bucket: str) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     import torch.distributed.checkpoint as dcp
 
     from s3dlio.checkpoint import torch_load, torch_save

@@ -9,13 +9,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
+import torch.distributed.checkpoint as dcp
 from ckpt_helpers import REPO, file_uri, run_python
 
-torch = pytest.importorskip("torch")
-dcp = pytest.importorskip("torch.distributed.checkpoint")
-
-from s3dlio.checkpoint import torch_load, torch_save  # noqa: E402
-from s3dlio.checkpoint.dcp import (  # noqa: E402
+from s3dlio.checkpoint import torch_load, torch_save
+from s3dlio.checkpoint.dcp import (
     S3dlioFileSystem,
     S3dlioStorageReader,
     S3dlioStorageWriter,

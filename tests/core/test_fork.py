@@ -95,7 +95,8 @@ def test_stores_and_configs_pickle_to_their_configuration(prefix: str) -> None:
 
 
 def test_dataloader_workers_fork_after_listing(prefix: str) -> None:
-    torch_data = pytest.importorskip("torch.utils.data")
+    import torch.utils.data as torch_data
+
     uris = [entry["uri"] for entry in s3dlio.list(prefix)]
 
     class Objects(torch_data.Dataset[bytes]):

@@ -191,7 +191,8 @@ def test_parse_example_rejects_garbage() -> None:
 
 
 def test_tfrecord_readable_by_tensorflow(tmp_path: object) -> None:
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     obj = make_tfrecord(300_000, seed=5)
     path = f"{tmp_path}/x.tfrecord"
     with open(path, "wb") as f:

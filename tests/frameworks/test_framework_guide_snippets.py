@@ -211,7 +211,8 @@ def npz_payload() -> int:
 
 
 def test_guide_pytorch_integration(guide_bucket: str) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     seen: list[Any] = []
     run_guide_snippet(GUIDE_PYTORCH, guide_bucket, train_step=seen.append)
     assert all(isinstance(t, torch.Tensor) for t in seen)
@@ -220,7 +221,8 @@ def test_guide_pytorch_integration(guide_bucket: str) -> None:
 
 
 def test_guide_tensorflow_integration(guide_bucket: str) -> None:
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     seen: list[Any] = []
     run_guide_snippet(GUIDE_TENSORFLOW, guide_bucket, process_tf_tensor=seen.append)
     assert len(seen) == TF_OBJECTS
@@ -229,7 +231,8 @@ def test_guide_tensorflow_integration(guide_bucket: str) -> None:
 
 
 def test_guide_jax_integration(guide_bucket: str) -> None:
-    jax = pytest.importorskip("jax")
+    import jax
+
     seen: list[Any] = []
     run_guide_snippet(GUIDE_JAX, guide_bucket, train_jax_step=seen.append)
     assert all(isinstance(a, jax.Array) for a in seen)
@@ -239,7 +242,8 @@ def test_guide_jax_integration(guide_bucket: str) -> None:
 def test_guide_pattern_1_batch_processing_with_pytorch(
     guide_bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     seen: list[Any] = []
 
     def train_step(batch: Any) -> float:

@@ -6,17 +6,15 @@ import io
 import uuid
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
+from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data
 
-jax = pytest.importorskip("jax")
-
-from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data  # noqa: E402
-
-from s3dlio.frameworks import TransformError  # noqa: E402
-from s3dlio.frameworks.jax import JaxBatches, stack_samples  # noqa: E402
-from s3dlio.loader.dataset import EmptyDatasetError  # noqa: E402
-from s3dlio.loader.sampler import ShardedSampler  # noqa: E402
+from s3dlio.frameworks import TransformError
+from s3dlio.frameworks.jax import JaxBatches, stack_samples
+from s3dlio.loader.dataset import EmptyDatasetError
+from s3dlio.loader.sampler import ShardedSampler
 
 ALL = list(range(NUM_OBJECTS))
 

@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
+from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data, generate, npz_bytes
 
-from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data, generate, npz_bytes  # noqa: E402
-
-import s3dlio  # noqa: E402
-from s3dlio.datagen.formats import NUM_CLASSES, payload_size  # noqa: E402
-from s3dlio.frameworks.tf import make_tf_dataset  # noqa: E402
-from s3dlio.loader.dataset import EmptyDatasetError  # noqa: E402
-from s3dlio.loader.sampler import ShardedSampler  # noqa: E402
+import s3dlio
+from s3dlio.datagen.formats import NUM_CLASSES, payload_size
+from s3dlio.frameworks.tf import make_tf_dataset
+from s3dlio.loader.dataset import EmptyDatasetError
+from s3dlio.loader.sampler import ShardedSampler
 
 TFR_OBJECTS = 5
 TFR_SIZE = 300 * 1024  # 3 records of ~100 KiB each

@@ -11,18 +11,16 @@ import sys
 import warnings
 from pathlib import Path
 
+import fw_helpers
 import numpy as np
 import pytest
+import torch
+from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data, npz_bytes
+from torch.utils.data import DataLoader
 
-torch = pytest.importorskip("torch")
-
-import fw_helpers  # noqa: E402
-from fw_data import DATA_SHAPE, NUM_OBJECTS, S3Data, npz_bytes  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-import s3dlio  # noqa: E402
-from s3dlio import ops  # noqa: E402
-from s3dlio.frameworks.torch import (  # noqa: E402
+import s3dlio
+from s3dlio import ops
+from s3dlio.frameworks.torch import (
     S3IterableDataset,
     S3MapDataset,
     TransformError,
@@ -30,8 +28,8 @@ from s3dlio.frameworks.torch import (  # noqa: E402
     collate_npz,
     npz_to_tensors,
 )
-from s3dlio.loader.dataset import EmptyDatasetError  # noqa: E402
-from s3dlio.loader.sampler import ShardedSampler  # noqa: E402
+from s3dlio.loader.dataset import EmptyDatasetError
+from s3dlio.loader.sampler import ShardedSampler
 
 # JAX (imported by a sibling test module) warns on every fork; DataLoader workers fork on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")

@@ -79,7 +79,8 @@ def test_adaptive_tuning_snippets(npz_prefix: str) -> None:
 
 
 def test_pytorch_integration_snippet(npz_prefix: str) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     shapes: list[tuple[int, ...]] = []
 
     async def pytorch_dataloader() -> None:

@@ -68,7 +68,7 @@ def test_resume_inside_a_worker_checks_the_split(tmp_path: Path, monkeypatch: py
 
 
 def test_real_torch_dataloader_workers(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     from torch.utils.data import DataLoader, IterableDataset
 
     class Batches(IterableDataset):  # type: ignore[misc,type-arg]

@@ -21,7 +21,7 @@ from ..config import Config, configure, get_config
 from ..errors import S3dlioError
 from ..loader.dataset import create_dataset
 from ..loader.decoders import decode_npz, decode_tfrecord
-from ..loader.sampler import ShardedSampler
+from ..loader.sampler import ShardedSampler, split_for_worker
 
 __all__ = [
     "STATE_VERSION",
@@ -218,13 +218,28 @@ def shard_objects(
 
 
 class ResumablePosition:
-    """A shard's sampler plus how many of its samples this epoch has consumed, saved as a dict.
+    """A shard's sampler plus how far this epoch has got, saved as a dict: the one home of resume state.
+
+    The position is counted in this shard's order: ``consumed`` samples of it are done. Inside a
+    DataLoader worker (``start(worker=(id, num_workers))``) the worker reads a stride of the
+    order that is left, and its own progress along that stride is saved under ``"worker"``; this
+    is the state that torchdata's ``StatefulDataLoader`` collects from each worker and hands back
+    to the same worker on resume, so every worker continues exactly where it stopped.
 
     ``owner`` (the adapter's class name) and ``there_are`` (how a mismatch error refers to the
     current objects) only shape the error messages of :meth:`load_state_dict`.
     """
 
-    __slots__ = ("_consumed", "_resume_from", "num_objects", "owner", "sampler", "there_are")
+    __slots__ = (
+        "_consumed",
+        "_resume_from",
+        "_resume_worker",
+        "_worker",
+        "num_objects",
+        "owner",
+        "sampler",
+        "there_are",
+    )
 
     def __init__(
         self, sampler: ShardedSampler, num_objects: int, *, owner: str, there_are: str = "there are"
@@ -233,33 +248,69 @@ class ResumablePosition:
         self.num_objects = num_objects
         self.owner = owner
         self.there_are = there_are
-        self._consumed = 0
+        self._consumed = 0  # in the shard's order (main process), or the worker's base
         self._resume_from = 0
+        # inside a worker: [id, num_workers, samples of its stride consumed]
+        self._worker: list[int] | None = None
+        self._resume_worker: list[int] | None = None
 
     def advance(self, count: int = 1) -> None:
         """Count ``count`` more samples as consumed."""
-        self._consumed += count
+        if self._worker is not None:
+            self._worker[2] += count
+        else:
+            self._consumed += count
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch on the sampler and start it from its beginning."""
         self.sampler.set_epoch(epoch)
         self._consumed = self._resume_from = 0
+        self._worker = self._resume_worker = None
 
-    def start(self) -> list[int]:
-        """Begin an iteration: this epoch's indices from the resume point (then cleared) on."""
-        start = self._resume_from
-        self._resume_from = 0
-        self._consumed = start
-        return self.sampler.indices()[start:]
+    def start(self, worker: tuple[int, int] | None = None) -> list[int]:
+        """Begin an iteration: the indices still to read, from the resume point (then cleared) on.
+
+        ``worker=(id, num_workers)`` selects a DataLoader worker's stride of the rest of the
+        order (:func:`~s3dlio.loader.sampler.split_for_worker`). A state saved inside a worker
+        resumes only in the same worker of a loader with the same number of workers.
+        """
+        base, saved = self._resume_from, self._resume_worker
+        self._resume_from, self._resume_worker = 0, None
+        self._consumed = base
+        order = self.sampler.indices()[base:]
+        if worker is None:
+            self._worker = None
+            if saved is not None:
+                raise ValueError(
+                    f"this {self.owner} state was saved inside DataLoader worker {saved[0]} of "
+                    f"{saved[1]}; load it through a StatefulDataLoader with num_workers={saved[1]}"
+                )
+            return order
+        worker_id, num_workers = worker
+        done = 0
+        if saved is not None:
+            if saved[:2] != [worker_id, num_workers]:
+                raise ValueError(
+                    f"this {self.owner} state was saved by DataLoader worker {saved[0]} of {saved[1]}, "
+                    f"but it was loaded into worker {worker_id} of {num_workers}; resume with "
+                    f"num_workers={saved[1]}"
+                )
+            done = saved[2]
+        self._worker = [worker_id, num_workers, done]
+        return split_for_worker(order, worker_id, num_workers)[done:]
 
     def state_dict(self) -> dict[str, Any]:
-        """The sampler's state plus the samples consumed in this epoch."""
-        return {
+        """The sampler's state, the samples consumed in this epoch and, in a worker, its progress."""
+        state: dict[str, Any] = {
             "version": STATE_VERSION,
             "sampler": self.sampler.state_dict(),
             "consumed": self._consumed,
             "num_objects": self.num_objects,
         }
+        if self._worker is not None:
+            worker_id, num_workers, done = self._worker
+            state["worker"] = {"id": worker_id, "num_workers": num_workers, "consumed": done}
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`; the next :meth:`start` skips the consumed samples."""
@@ -271,10 +322,35 @@ class ResumablePosition:
             )
         consumed = state["consumed"]
         total = len(self.sampler)
-        if isinstance(consumed, bool) or not isinstance(consumed, int) or not 0 <= consumed <= total:
+        if not _is_count(consumed, total):
             raise ValueError(f"state 'consumed' must be an integer in [0, {total}], got {consumed!r}")
+        worker = state.get("worker")
+        resume_worker = None if worker is None else _worker_progress(worker, total - consumed)
         self.sampler.load_state_dict(dict(state["sampler"]))
         self._consumed = self._resume_from = consumed
+        self._resume_worker = resume_worker
+        self._worker = None
+
+
+def _worker_progress(worker: object, remaining: int) -> list[int]:
+    """A saved ``{"id", "num_workers", "consumed"}`` as ``[id, num_workers, consumed]``, checked."""
+    fields: list[object] = []
+    if isinstance(worker, Mapping):
+        fields = [worker.get(k) for k in ("id", "num_workers", "consumed")]
+    checked = [f for f in fields if isinstance(f, int) and not isinstance(f, bool) and f >= 0]
+    if len(checked) != 3 or not checked[0] < checked[1] or checked[2] > remaining:
+        raise ValueError(
+            "state 'worker' must be {'id', 'num_workers', 'consumed'} as saved in a DataLoader "
+            f"worker, got {worker!r}"
+        )
+    return checked
+
+
+def _is_count(value: object, maximum: int | None) -> bool:
+    """``value`` is an ``int`` (not ``bool``) in ``[0, maximum]`` (no upper bound when None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return False
+    return maximum is None or value <= maximum
 
 
 # --- fetching ----------------------------------------------------------------------------------

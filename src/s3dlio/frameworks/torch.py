@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from ..blocking import get, get_many
-from ..loader.sampler import ShardedSampler, split_for_worker
+from ..loader.sampler import ShardedSampler
 from ._common import (
     ConfigCarrier,
     ResumablePosition,
@@ -314,10 +314,8 @@ class S3IterableDataset(IterableDataset[Any]):
 
     # -- iteration --------------------------------------------------------------------------
     def _order(self) -> list[str]:
-        order = self._position.start()
         info = get_worker_info()
-        if info is not None:
-            order = split_for_worker(order, info.id, info.num_workers)
+        order = self._position.start(None if info is None else (info.id, info.num_workers))
         return [self._uris[i] for i in order]
 
     def __iter__(self) -> Iterator[Any]:
@@ -350,9 +348,13 @@ class S3IterableDataset(IterableDataset[Any]):
     def state_dict(self) -> dict[str, Any]:
         """Where this rank is: the sampler's state plus the samples consumed in this epoch.
 
-        The count is exact when the dataset is iterated in this process (``num_workers=0``). With
-        DataLoader workers, iteration happens in the worker processes and this process cannot
-        see their progress; the state then restarts the epoch.
+        The count is exact where the dataset is iterated: in this process with ``num_workers=0``,
+        and inside each worker under torchdata's ``StatefulDataLoader``, which gathers every
+        worker's state into its own ``state_dict()`` and gives it back to the same worker on
+        resume (exact mid-epoch resume with workers). With the plain ``DataLoader`` and workers,
+        iteration happens in the worker processes and this process cannot see their progress:
+        the state it returns restarts the epoch (or resumes from where the last loaded state
+        pointed).
         """
         return self._position.state_dict()
 
