@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli_helpers import Runner
+
 import servers
-from conftest import Runner
 
 
 def _write_tree(root: Path) -> dict[str, bytes]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from cli_helpers import Runner
 
 import s3dlio
-from conftest import Runner
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -44,7 +44,7 @@ def test_gen_ls_stat_cat(s3dlio_cli: Runner, tmp_path: Path) -> None:
 def test_cat_writes_the_exact_bytes(tmp_path: Path) -> None:
     import subprocess
 
-    from conftest import SCRIPT
+    from cli_helpers import SCRIPT
 
     data = np.random.default_rng(3).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
     (tmp_path / "blob").write_bytes(data)
@@ -194,7 +194,7 @@ def test_bench_local_reports_every_operation_and_cleans_up(s3dlio_cli: Runner, t
 def test_ls_of_one_object_and_a_closed_pipe(s3dlio_cli: Runner, tmp_path: Path) -> None:
     import subprocess
 
-    from conftest import SCRIPT
+    from cli_helpers import SCRIPT
 
     s3dlio_cli("gen", str(tmp_path / "d"), "-n", "3000", "-s", "1")  # more than a pipe holds
     one = s3dlio_cli("ls", str(tmp_path / "d" / "object_7"), "--json").json()

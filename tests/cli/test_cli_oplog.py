@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli_helpers import Runner
+
 import servers
-from conftest import Runner
 from oplog_rows import check_rows, read_log
 
 

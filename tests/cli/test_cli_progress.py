@@ -7,7 +7,7 @@ import pty
 import subprocess
 from pathlib import Path
 
-from conftest import SCRIPT, Runner
+from cli_helpers import SCRIPT, Runner
 
 
 def _run_under_pty(*args: str, cwd: Path) -> tuple[int, bytes, bytes]:
