@@ -171,6 +171,17 @@ class Client:
         ``mean_latency_ms``, ``healthy`` and ``retry_in_s`` (empty with one endpoint)."""
         return self._stores.endpoint_stats()
 
+    def stats(self) -> dict[str, Any]:
+        """Request metrics: ``{"operations": ..., "endpoints": ...}``.
+
+        ``operations`` is :func:`s3dlio.metrics.snapshot` (requests, objects, bytes, errors and
+        latency per backend and operation; process-wide, since every client's stores pass through
+        the one metrics layer), ``endpoints`` is :meth:`endpoint_stats`.
+        """
+        from . import metrics
+
+        return {"operations": metrics.snapshot(), "endpoints": self.endpoint_stats()}
+
     def _bound(self) -> AbstractContextManager[None]:
         if self._closed:
             raise ClientClosedError(f"{self!r} is closed")

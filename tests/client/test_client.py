@@ -272,3 +272,19 @@ def test_two_clients_in_dataloader_workers(
         timeout=120,
     )
     assert sorted(loader) == [f"a{i}b{i}".encode() for i in range(4)]
+
+
+def test_stats_count_the_clients_requests(tmp_path: Any) -> None:
+    """``Client.stats()`` reads the metrics layer: a PUT and a GET through the client show up."""
+    from s3dlio import metrics
+
+    metrics.reset()
+    with s3dlio.Client() as client:
+        client.put_bytes(f"file://{tmp_path}/x", b"abc")
+        assert client.get(f"file://{tmp_path}/x") == b"abc"
+        stats = client.stats()
+    file_ops = stats["operations"]["file"]
+    assert file_ops["PUT"]["requests"] == 1
+    assert file_ops["PUT"]["bytes"] == 3
+    assert file_ops["GET"]["requests"] == 1
+    assert stats["endpoints"] == []
