@@ -7,6 +7,7 @@ signature. URIs: ``s3://bucket/key``, ``az://container/key``, ``gs://bucket/key`
 
 from __future__ import annotations
 
+from ._buffers import BytesView
 from .blocking import (
     ObjectWriter,
     create_bucket,
@@ -15,6 +16,7 @@ from .blocking import (
     download,
     exists,
     get,
+    get_into,
     get_many,
     get_range,
     iter_list,
@@ -76,6 +78,7 @@ from .ops import (
     download_async,
     exists_async,
     get_async,
+    get_into_async,
     get_many_async,
     get_range_async,
     iter_list_async,
@@ -96,6 +99,7 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncWriter",
     "BucketNotFoundError",
+    "BytesView",
     "CheckpointInfo",
     "CheckpointReader",
     "CheckpointStore",
@@ -143,6 +147,8 @@ __all__ = [
     "get",
     "get_async",
     "get_config",
+    "get_into",
+    "get_into_async",
     "get_many",
     "get_many_async",
     "get_range",

@@ -56,7 +56,7 @@ class LoaderStats:
     """Counters of one loader (instrumentation; all iterations together)."""
 
     requests: int = 0
-    """GET requests started (whole objects and ranges)."""
+    """Item reads started (the engine splits a large item into ranges within one read)."""
     bytes_fetched: int = 0
     batches: int = 0
     buffered_bytes: int = 0
@@ -197,7 +197,7 @@ class _Run:
             index = self.order[pos]
             try:
                 slot.data = join_parts(
-                    slot.parts,  # type: ignore[arg-type]
+                    slot.parts,
                     self.dataset.uri_of(index),
                     self.dataset.size_of(index),
                 )
@@ -525,7 +525,7 @@ class PyBytesAsyncDataLoader:
                 f"but this iteration runs with {split}"
             )
         self._split = split
-        fetcher = Fetcher(options.part_size, options.max_concurrency)
+        fetcher = Fetcher(options.part_size, options.max_concurrency, options.zero_copy)
         run = _Run(self, order[self._position :], options, fetcher)
         self._run = run
         return run

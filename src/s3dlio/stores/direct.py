@@ -17,7 +17,7 @@ import threading
 import warnings
 from typing import Any, ClassVar
 
-from .base import AsyncObjectWriter
+from .base import AsyncObjectWriter, short_read
 from .local import LocalStore, _LocalWriter, _remove_quietly
 
 __all__ = ["ALIGNMENT", "DirectIOFallbackWarning", "DirectStore"]
@@ -116,27 +116,63 @@ class DirectStore(LocalStore):
     def _open_write(self, temp: str) -> int:
         return _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
-    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
-        if not _is_direct(fd):
-            return super()._read_at(fd, size, offset)
+    def _read_aligned(self, fd: int, size: int, offset: int, sink: Any) -> int:
+        """Read ``[offset, offset + size)`` through aligned blocks, handing each to ``sink``.
+
+        ``sink(view, position)`` receives the wanted bytes of each block. Returns the number of
+        bytes read: fewer than ``size`` only when the file ends. A short O_DIRECT read is the end
+        of the file only when it reaches the file's size; anywhere else it is read again.
+        """
+        end = min(offset + size, os.fstat(fd).st_size)
+        if end <= offset:
+            return 0
         start = offset - offset % ALIGNMENT
-        total = _round_up(offset + size) - start
-        if total == 0:
-            return b""
-        buffer = mmap.mmap(-1, total)
+        staging = min(_STAGING, _round_up(end) - start)
+        buffer = mmap.mmap(-1, staging)
         view = memoryview(buffer)
         try:
-            got = 0
-            while got < total:
-                count = os.preadv(fd, [view[got:]], start + got)
-                got += count
-                if count == 0 or got % ALIGNMENT:
-                    break  # end of file
-            skip = offset - start
-            return bytes(view[skip : max(skip, min(skip + size, got))])
+            position = start  # the aligned file offset of view[0]
+            while position < end:
+                want = min(staging, _round_up(end) - position)
+                got = 0
+                while position + got < end and got < want:
+                    count = os.preadv(fd, [view[got:want]], position + got)
+                    if count == 0:
+                        break
+                    got += count
+                    if got % ALIGNMENT and position + got < end:
+                        # An unaligned short read before the end: the file shrank under us.
+                        break
+                usable_end = min(position + got, end)
+                lo = max(offset, position)
+                if usable_end > lo:
+                    sink(view[lo - position : usable_end - position], lo - offset)
+                if got < want and position + got < end:  # ended (or shrank) before the end
+                    return max(0, usable_end - offset)
+                position += want
+            return end - offset
         finally:
             view.release()
             buffer.close()
+
+    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+        if not _is_direct(fd):
+            return super()._read_at(fd, size, offset)
+        parts: list[bytes] = []
+        self._read_aligned(fd, size, offset, lambda piece, _: parts.append(bytes(piece)))
+        return b"".join(parts)
+
+    def _pread_into(self, fd: int, view: memoryview, offset: int, uri: str) -> None:
+        if not _is_direct(fd):
+            super()._pread_into(fd, view, offset, uri)
+            return
+
+        def place(piece: memoryview, position: int) -> None:
+            view[position : position + piece.nbytes] = piece
+
+        got = self._read_aligned(fd, view.nbytes, offset, place)
+        if got != view.nbytes:
+            raise short_read(uri, got, view.nbytes, offset)
 
     def _write_file(self, fd: int, data: memoryview) -> None:
         if not _is_direct(fd):

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from .._buffers import new_bytes
 from .._native import native
 from ..errors import (
     AccessDeniedError,
@@ -28,12 +27,11 @@ from ..errors import (
     StorageTimeoutError,
 )
 from . import _admin
-from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
+from .base import AsyncObjectWriter, ObjectChangedError, ObjectInfo, ReadHandle, Store, short_read
 
 __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
-_SMALL = 1 << 20  # below this, one copy of the whole body is cheaper than streaming
 _CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
 _BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
 _ACCESS_DENIED = (
@@ -129,62 +127,47 @@ class NetworkStore(Store):
         except Exception as exc:
             raise translate_error(exc, self.uri(key), action) from exc
 
-    async def get(self, key: str) -> bytes:
+    # --- reads (primitives; the engine in s3dlio.transfer plans and runs them) ----------------
+    async def open_read(self, key: str) -> ReadHandle:
         result = await self._call("get", key, "get_async", key)
-        size = int(result.meta["size"])
+        meta = result.meta
+        return _NetworkHandle(self, key, result, int(meta["size"]), meta.get("e_tag"))
+
+    async def _drain(self, key: str, result: Any, view: memoryview, stop_early: bool = False) -> None:
+        """Copy a response body into ``view`` as it arrives; its length must match exactly."""
+        position, end = 0, view.nbytes
         try:
-            if size <= _SMALL:
-                return bytes(await result.bytes_async())
-            # Stream straight into the final bytes object: no whole-body buffer, no second copy.
-            builder = new_bytes(size)
-            if size <= self.config.range_get_threshold:
-                await self._drain(key, result, builder.view, 0, size)
-            else:
-                # Keep the first part of this response; fetch the rest as parallel ranges.
-                part = self.config.part_size
-                await self._drain(key, result, builder.view, 0, part, stop_early=True)
-                await self._fill_ranges(key, builder.view, split_ranges(part, size, part))
+            async for chunk in result.stream(min_chunk_size=_CHUNK):
+                count = len(chunk)
+                if position + count > end:
+                    if not stop_early:
+                        uri = self.uri(key)
+                        raise IntegrityError(f"{uri}: the server sent more than the {end} bytes wanted", uri)
+                    count = end - position
+                view[position : position + count] = memoryview(chunk)[:count]
+                position += count
+                if position >= end and stop_early:
+                    return  # drop the rest of the stream (the connection is closed)
         except Exception as exc:
             raise translate_error(exc, self.uri(key), "get") from exc
-        return builder.result()
-
-    async def _drain(
-        self, key: str, result: Any, view: memoryview, start: int, end: int, stop_early: bool = False
-    ) -> None:
-        """Copy a response body into ``view[start:end]`` as it arrives."""
-        position = start
-        async for chunk in result.stream(min_chunk_size=_CHUNK):
-            count = min(len(chunk), end - position)
-            view[position : position + count] = memoryview(chunk)[:count]
-            position += count
-            if position >= end and stop_early:
-                return  # drop the rest of the stream (the connection is closed)
         if position != end:
-            uri = self.uri(key)
-            raise IntegrityError(f"cannot get {uri}: got {position - start} of {end - start} bytes", uri)
+            raise short_read(self.uri(key), position, end, 0)
 
-    async def read_into(self, key: str, start: int, view: memoryview) -> None:
+    async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
+        options: dict[str, Any] = {"range": (start, start + view.nbytes)}
+        if etag is not None:
+            options["if_match"] = etag
         try:
-            result = await native().get_async(
-                self.native_store, key, options={"range": (start, start + view.nbytes)}
-            )
-            await self._drain(key, result, view, 0, view.nbytes)
+            result = await native().get_async(self.native_store, key, options=options)
         except Exception as exc:
+            if etag is not None and type(exc).__name__ == "PreconditionError":
+                uri = self.uri(key)
+                raise ObjectChangedError(f"{uri} was replaced during the read (ETag {etag})", uri) from exc
             raise translate_error(exc, self.uri(key), "get") from exc
+        await self._drain(key, result, view)
 
-    async def _fill_ranges(self, key: str, view: memoryview, ranges: list[tuple[int, int]]) -> None:
-        semaphore = asyncio.Semaphore(self.config.max_concurrency)
-
-        async def one(start: int, end: int) -> None:
-            async with semaphore:
-                result = await native().get_async(self.native_store, key, options={"range": (start, end)})
-                await self._drain(key, result, view, start, end)
-
-        await asyncio.gather(*(one(s, e) for s, e in ranges))
-
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
-        data = await self._call("get", key, "get_range_async", key, start=start, end=end)
-        return bytes(data)
+    async def get_range(self, key: str, start: int, end: int) -> Any:
+        return await self._call("get", key, "get_range_async", key, start=start, end=end)
 
     async def head(self, key: str) -> ObjectInfo:
         return _info(await self._call("stat", key, "head_async", key))
@@ -317,6 +300,42 @@ class GCSStore(NetworkStore):
             client_options=self._client_options(config.gcs_emulator_host),
             retry_config=self._retry_config(),
         )
+
+
+class _NetworkHandle(ReadHandle):
+    """The first GET's response and its ETag; later ranges are sent with ``If-Match`` on it."""
+
+    store: NetworkStore
+
+    def __init__(self, store: NetworkStore, key: str, first: Any, size: int, etag: str | None) -> None:
+        super().__init__(store, key, size, etag)
+        self._first = first
+
+    def _take_first(self) -> Any:
+        first, self._first = self._first, None
+        return first
+
+    async def read_all(self) -> Any:
+        first = self._take_first()
+        if first is None:
+            return await super().read_all()
+        try:
+            data = await first.bytes_async()
+        except Exception as exc:
+            raise translate_error(exc, self.uri, "get") from exc
+        if len(data) != self.size:
+            raise self.short(len(data), self.size, 0)
+        return data
+
+    async def read_into(self, start: int, view: memoryview) -> None:
+        first = self._take_first() if start == 0 else None
+        if first is not None:
+            await self.store._drain(self.key, first, view, stop_early=view.nbytes < self.size)
+            return
+        await self.store.read_into(self.key, start, view, self.etag)
+
+    async def close(self) -> None:
+        self._first = None
 
 
 class _End:
