@@ -9,8 +9,12 @@ are not retried and surface at once as :class:`AccessDeniedError`.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import json
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -69,6 +73,57 @@ def translate_error(exc: BaseException, uri: str, action: str) -> BaseException:
     return StorageError(f"cannot {action} {uri}: {summary}", uri)
 
 
+class _Quiesce:
+    """Counts native (obstore) calls in flight, for a clean interpreter exit.
+
+    obstore's Tokio threads finish a call (resolve its future, then drop what they hold of
+    Python: buffers, results) on their own schedule. If that happens while the interpreter
+    finalizes, the thread cannot take the GIL and the process aborts (exit 134). So at exit
+    (``atexit``), :func:`quiesce` stops new calls, waits for the calls in flight, and then for a
+    short grace period after the last one ended, all bounded; buffers passed to obstore stay
+    referenced by their callers' frames until then.
+    """
+
+    lock = threading.Lock()
+    in_flight = 0
+    last_end = 0.0
+    closing = False
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if _Quiesce.closing:
+                raise StorageError("s3dlio is shutting down (interpreter exit): no new requests", "")
+            _Quiesce.in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            _Quiesce.in_flight -= 1
+            _Quiesce.last_end = time.monotonic()
+
+
+_native_call = _Quiesce()
+_GRACE = 0.15  # seconds after the last native call ended (Tokio drops its Python refs by then)
+_BOUND = 5.0  # never hold up an exit longer than this
+
+
+def quiesce(grace: float = _GRACE, bound: float = _BOUND) -> None:
+    """Stop new native calls and let the ones in flight finish (bounded); runs from ``atexit``."""
+    with _Quiesce.lock:
+        _Quiesce.closing = True
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        with _Quiesce.lock:
+            busy = _Quiesce.in_flight > 0
+            idle_for = time.monotonic() - _Quiesce.last_end
+        if not busy and idle_for >= grace:
+            break
+        time.sleep(0.01)
+    gc.collect()  # drop unreachable obstore results and streams while Python is fully alive
+
+
+atexit.register(quiesce)
+
+
 def _info(meta: Any) -> ObjectInfo:
     return ObjectInfo(
         key=meta["path"],
@@ -123,7 +178,8 @@ class NetworkStore(Store):
 
     async def _call(self, action: str, key: str, function: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await getattr(native(), function)(self.native_store, *args, **kwargs)
+            with _native_call:
+                return await getattr(native(), function)(self.native_store, *args, **kwargs)
         except Exception as exc:
             raise translate_error(exc, self.uri(key), action) from exc
 
@@ -137,17 +193,18 @@ class NetworkStore(Store):
         """Copy a response body into ``view`` as it arrives; its length must match exactly."""
         position, end = 0, view.nbytes
         try:
-            async for chunk in result.stream(min_chunk_size=_CHUNK):
-                count = len(chunk)
-                if position + count > end:
-                    if not stop_early:
-                        uri = self.uri(key)
-                        raise IntegrityError(f"{uri}: the server sent more than the {end} bytes wanted", uri)
-                    count = end - position
-                view[position : position + count] = memoryview(chunk)[:count]
-                position += count
-                if position >= end and stop_early:
-                    return  # drop the rest of the stream (the connection is closed)
+            with _native_call:
+                async for chunk in result.stream(min_chunk_size=_CHUNK):
+                    count = len(chunk)
+                    if position + count > end:
+                        if not stop_early:
+                            uri = self.uri(key)
+                            raise IntegrityError(f"{uri}: the server sent over {end} bytes", uri)
+                        count = end - position
+                    view[position : position + count] = memoryview(chunk)[:count]
+                    position += count
+                    if position >= end and stop_early:
+                        return  # drop the rest of the stream (the connection is closed)
         except Exception as exc:
             raise translate_error(exc, self.uri(key), "get") from exc
         if position != end:
@@ -158,7 +215,8 @@ class NetworkStore(Store):
         if etag is not None:
             options["if_match"] = etag
         try:
-            result = await native().get_async(self.native_store, key, options=options)
+            with _native_call:
+                result = await native().get_async(self.native_store, key, options=options)
         except Exception as exc:
             if etag is not None and type(exc).__name__ == "PreconditionError":
                 uri = self.uri(key)
@@ -320,7 +378,8 @@ class _NetworkHandle(ReadHandle):
         if first is None:
             return await super().read_all()
         try:
-            data = await first.bytes_async()
+            with _native_call:
+                data = await first.bytes_async()
         except Exception as exc:
             raise translate_error(exc, self.uri, "get") from exc
         if len(data) != self.size:
