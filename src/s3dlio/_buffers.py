@@ -14,13 +14,14 @@ keep its memory alive (the first wave's ctypes-forged ``bytes`` did not; see doc
 from __future__ import annotations
 
 import ctypes
+import io
 import platform
 from typing import Any, SupportsIndex, overload
 
 import numpy as np
 from obstore import Bytes
 
-__all__ = ["BytesView", "allocate", "as_view", "new_bytes", "writable_view"]
+__all__ = ["BytesView", "allocate", "as_view", "new_bytes", "open_view", "writable_view"]
 
 
 class BytesView(Bytes):
@@ -55,6 +56,41 @@ class BytesView(Bytes):
 
     def __repr__(self) -> str:
         return f"BytesView({len(self)} bytes)"
+
+
+class _ViewReader(io.RawIOBase):
+    """A seekable file over a read-only buffer that never copies the whole buffer."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._view.nbytes}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        count = max(0, min(target.nbytes, self._view.nbytes - self._pos))
+        target[:count] = self._view[self._pos : self._pos + count]
+        self._pos += count
+        return count
+
+
+def open_view(data: Any) -> io.BufferedReader:
+    """A seekable binary file over ``data`` (a buffer) that reads it in place, without a copy."""
+    return io.BufferedReader(_ViewReader(data))
 
 
 def allocate(size: int) -> memoryview:

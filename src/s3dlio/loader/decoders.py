@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _sync
-from .._buffers import BytesView
+from .._buffers import BytesView, open_view
 from ..ops import get_async
 
 __all__ = ["decode_hdf5", "decode_npy", "decode_npz", "decode_tfrecord", "read_npz", "read_npz_async"]
@@ -20,41 +20,11 @@ __all__ = ["decode_hdf5", "decode_npy", "decode_npz", "decode_tfrecord", "read_n
 Buffer = bytes | bytearray | memoryview | BytesView
 
 
-class _ViewReader(io.RawIOBase):
-    """A seekable file over a read-only buffer that never copies the whole buffer."""
-
-    def __init__(self, data: Any) -> None:
-        super().__init__()
-        self._view = memoryview(data).cast("B")
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._view.nbytes}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        target = memoryview(buffer).cast("B")
-        count = max(0, min(target.nbytes, self._view.nbytes - self._pos))
-        target[:count] = self._view[self._pos : self._pos + count]
-        self._pos += count
-        return count
-
-
 def _stream(data: Buffer) -> io.BufferedIOBase:
     if isinstance(data, bytes):
         return io.BytesIO(data)  # shares the bytes object until written (no copy)
     if isinstance(data, bytearray | memoryview | BytesView):
-        return io.BufferedReader(_ViewReader(data))  # zero-copy views: read in place
+        return open_view(data)  # zero-copy views: read in place
     raise TypeError(f"expected bytes, got {type(data).__name__}")
 
 
