@@ -301,9 +301,12 @@ class AsyncWriter:
         self.bytes_written = 0
         self._store, self._key = store, key
         self._writer: AsyncObjectWriter | None = None
+        self._aborted = False
 
     async def open(self) -> AsyncWriter:
         """Start the upload (done for you by ``async with`` or ``await``)."""
+        if self._aborted:
+            raise ValueError(f"the writer for {self.uri} was aborted; open a new one")
         if self._writer is None:
             self._writer = await self._store.open_writer(self._key)
         return self
@@ -326,7 +329,9 @@ class AsyncWriter:
         await self._writer.close()
 
     async def abort(self) -> None:
-        """Discard everything written."""
+        """Discard everything written (a later ``close()`` raises)."""
+        if self._writer is None:
+            self._aborted = True
         if self._writer is not None:
             await self._writer.abort()
 

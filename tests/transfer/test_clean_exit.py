@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import s3dlio
-
 SCRIPT = textwrap.dedent(
     """
     import sys, time

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,60 @@ class ObjectInfo:
 
 
 class AsyncObjectWriter(ABC):
-    """Streams one object; nothing is visible until :meth:`close`, and :meth:`abort` leaves nothing."""
+    """Streams one object; nothing is visible until :meth:`close`, and :meth:`abort` leaves nothing.
+
+    Lifetimes (as httpx does for its clients): a writer dropped without ``close``/``abort`` emits a
+    :class:`ResourceWarning` and is aborted (:meth:`_abort_on_drop`); ``close()`` after
+    ``abort()`` raises; abort and cancellation wait for an in-flight write before releasing the
+    descriptor or buffer it uses (subclasses hold :attr:`_busy` around each write).
+    """
+
+    _state = "open"
+    _lock: asyncio.Lock | None = None
+
+    @property
+    def _busy(self) -> asyncio.Lock:
+        """Held while a write runs: abort and close take it before releasing resources."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise ValueError(f"write to {self._state} writer for {self._describe()}")
+
+    def _start_close(self) -> bool:
+        """Move to "closed"; False when already closed. Raises after an abort (never silent)."""
+        if self._state == "aborted":
+            raise ValueError(f"close() after abort() for {self._describe()}: nothing was written")
+        if self._state == "closed":
+            return False
+        self._state = "closed"
+        return True
+
+    def _start_abort(self) -> bool:
+        """Move to "aborted"; False when already closed or aborted."""
+        if self._state != "open":
+            return False
+        self._state = "aborted"
+        return True
+
+    def _abort_on_drop(self) -> None:  # noqa: B027  (subclasses release their resources)
+        """Release what the writer holds, synchronously, when it is dropped while open."""
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", "closed") != "open":
+            return
+        self._state = "aborted"
+        warnings.warn(
+            f"{self._describe()} was dropped without close() or abort(); the upload was aborted",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        self._abort_on_drop()
 
     @abstractmethod
     async def write(self, data: Any) -> int:

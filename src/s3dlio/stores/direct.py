@@ -15,10 +15,11 @@ import mmap
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .base import AsyncObjectWriter, short_read
-from .local import LocalStore, _LocalWriter, _remove_quietly
+from .local import LocalStore, _LocalWriter
 
 __all__ = ["ALIGNMENT", "DirectIOFallbackWarning", "DirectStore"]
 
@@ -199,28 +200,22 @@ class _DirectWriter(_LocalWriter):
 
     def __init__(self, store: DirectStore, key: str, fd: int, temp: str) -> None:
         super().__init__(store, key, fd, temp)
-        self._aligned = _AlignedWriter(fd)
+        self._aligned: _AlignedWriter | None = _AlignedWriter(fd)
 
-    async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
-        view = memoryview(data).cast("B")
-        await self._store._io("write", self._key, self._aligned.write, view)
-        return view.nbytes
+    def _write_job(self, view: memoryview) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        assert self._aligned is not None
+        return self._aligned.write, (view,)
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        try:
-            await self._store._io("write", self._key, self._aligned.finish)
-        except BaseException:
-            self._closed = True
-            os.close(self._fd)
-            _remove_quietly(self._temp)
-            raise
-        await super().close()
+    def _finish_blocking(self) -> None:
+        aligned, self._aligned = self._aligned, None
+        if aligned is not None:
+            try:
+                aligned.finish()
+            except BaseException:
+                aligned.release()
+                raise
 
-    async def abort(self) -> None:
-        if not self._closed:
-            self._aligned.release()
-        await super().abort()
+    def _release_blocking(self) -> None:
+        aligned, self._aligned = self._aligned, None
+        if aligned is not None:
+            aligned.release()

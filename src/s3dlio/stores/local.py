@@ -365,30 +365,58 @@ class _LocalWriter(AsyncObjectWriter):
 
     def __init__(self, store: LocalStore, key: str, fd: int, temp: str) -> None:
         self._store, self._key, self._fd, self._temp = store, key, fd, temp
-        self._closed = False
+
+    def _describe(self) -> str:
+        return self._store.uri(self._key)
 
     async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        self._check_open()
         view = memoryview(data).cast("B")
-        await self._store._io("write", self._key, self._store._write_file, self._fd, view)
+        async with self._busy:  # abort waits for this write before closing the fd
+            self._check_open()
+            # The pool job must not reference the writer itself: a pool thread drops its job a
+            # moment after the result is delivered, which would delay the drop finalizer.
+            function, args = self._write_job(view)
+            await self._store._io("write", self._key, function, *args)
         return view.nbytes
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _write_job(self, view: memoryview) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return self._store._write_file, (self._fd, view)
 
+    def _finish_blocking(self) -> None:
+        """Flush what is pending (direct:// tail) before the commit; nothing for plain files."""
+
+    def _release_blocking(self) -> None:
+        """Free buffers held for writing (direct:// staging)."""
+
+    async def close(self) -> None:
+        if not self._start_close():
+            return
         store = self._store
-        await store._io("close", self._key, store.commit_file, self._fd, self._temp, store.path(self._key))
+        async with self._busy:
+
+            def finish() -> None:
+                try:
+                    self._finish_blocking()
+                except BaseException:
+                    self._discard()
+                    raise
+                store.commit_file(self._fd, self._temp, store.path(self._key))
+
+            await store._io("close", self._key, finish)
+
+    def _discard(self) -> None:
+        self._release_blocking()
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+        _remove_quietly(self._temp)
 
     async def abort(self) -> None:
-        if self._closed:
+        if not self._start_abort():
             return
-        self._closed = True
+        async with self._busy:  # an in-flight write finishes before its fd is closed
+            await run_io(self._discard)
 
-        def discard() -> None:
-            os.close(self._fd)
-            _remove_quietly(self._temp)
-
-        await run_io(discard)
+    def _abort_on_drop(self) -> None:
+        self._discard()

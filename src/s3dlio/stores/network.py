@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import gc
 import json
 import os
@@ -397,12 +398,29 @@ class _NetworkHandle(ReadHandle):
         self._first = None
 
 
+_orphans: set[asyncio.Future[Any]] = set()
+"""Uploads of dropped writers, kept alive while they abort."""
+
+
 class _End:
     """Queue marker: the writer was closed."""
 
 
 class _Aborted(Exception):
     """Raised into obstore's upload to make it abort the multipart upload."""
+
+
+async def _feed(backlog: list[bytes], queue: asyncio.Queue[bytes | _End | _Aborted]) -> AsyncIterator[bytes]:
+    """The chunks for obstore's upload: the backlog, then the queue until its end marker."""
+    while backlog:
+        yield backlog.pop(0)
+    while True:
+        item = await queue.get()
+        if isinstance(item, _End):
+            return
+        if isinstance(item, _Aborted):
+            raise item
+        yield item
 
 
 class _NetworkWriter(AsyncObjectWriter):
@@ -419,19 +437,22 @@ class _NetworkWriter(AsyncObjectWriter):
         self._queue: asyncio.Queue[bytes | _End | _Aborted] = asyncio.Queue(maxsize=4)
         self._upload: asyncio.Future[Any] | None = None
         self._backlog: list[bytes] = []
-        self._closed = False
+
+    def _describe(self) -> str:
+        return self._store.uri(self._key)
 
     async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        self._check_open()
         chunk = bytes(data)
-        if self._upload is None:
-            self._pending.append(chunk)
-            self._pending_size += len(chunk)
-            if self._pending_size > self._store.config.multipart_threshold:
-                self._start_upload()
-        else:
-            await self._enqueue(chunk)
+        async with self._busy:
+            self._check_open()
+            if self._upload is None:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                if self._pending_size > self._store.config.multipart_threshold:
+                    self._start_upload()
+            else:
+                await self._enqueue(chunk)
         return len(chunk)
 
     def _start_upload(self) -> None:
@@ -443,23 +464,13 @@ class _NetworkWriter(AsyncObjectWriter):
                 self._key,
                 "put_async",
                 self._key,
-                self._chunks(),
+                _feed(self._backlog, self._queue),  # holds no reference to the writer (drop -> abort)
                 use_multipart=True,
                 chunk_size=config.part_size,
                 max_concurrency=config.max_concurrency,
             )
         )
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        while self._backlog:
-            yield self._backlog.pop(0)
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                return
-            if isinstance(item, _Aborted):
-                raise item
-            yield item
 
     async def _enqueue(self, item: bytes | _End | _Aborted) -> None:
         assert self._upload is not None
@@ -473,26 +484,44 @@ class _NetworkWriter(AsyncObjectWriter):
             )
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._start_close():
             return
-        self._closed = True
-        if self._upload is None:
-            data = b"".join(self._pending)
-            self._pending = []
-            await self._store.put(self._key, memoryview(data))
-            return
-        await self._enqueue(_End())
-        await self._upload
+        async with self._busy:
+            if self._upload is None:
+                data = b"".join(self._pending)
+                self._pending = []
+                await self._store.put(self._key, memoryview(data))
+                return
+            await self._enqueue(_End())
+            await self._upload
 
     async def abort(self) -> None:
-        if self._closed:
+        if not self._start_abort():
             return
-        self._closed = True
         self._pending = []
-        if self._upload is None:
+        async with self._busy:  # an in-flight write has handed over its chunk first
+            if self._upload is None:
+                return
+            try:
+                await self._enqueue(_Aborted("aborted by the caller"))
+                await self._upload
+            except (_Aborted, S3dlioError):
+                pass
+
+    def _abort_on_drop(self) -> None:
+        self._pending = []
+        upload = self._upload
+        if upload is None or upload.done():
             return
-        try:
-            await self._enqueue(_Aborted("aborted by the caller"))
-            await self._upload
-        except (_Aborted, S3dlioError):
-            pass
+        queue = self._queue
+        _orphans.add(upload)  # keep the upload alive until obstore has aborted it
+        upload.add_done_callback(_orphans.discard)
+        upload.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+        def stop() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(_Aborted("the writer was dropped without close()"))
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing runs any more
+            upload.get_loop().call_soon_threadsafe(stop)
