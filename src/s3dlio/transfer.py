@@ -162,6 +162,18 @@ async def read_object(
     store: Store, key: str, *, zero_copy: bool = False, expected_size: int | None = None
 ) -> Data:
     """The whole object: ``bytes``, or with ``zero_copy`` a :class:`BytesView` (no extra copy)."""
+    threshold = store.config.range_get_threshold
+    small_batch = getattr(store, "read_small_batch", None)
+    if small_batch is not None and (expected_size is None or expected_size <= threshold):
+        # local files: open, size, read and close in one pool job when the file is small
+        (data,) = await small_batch([key], threshold)
+        if data is not None:
+            if expected_size is not None and len(data) != expected_size:
+                uri = store.uri(key)
+                raise IntegrityError(
+                    f"{uri} changed since it was listed: {len(data)} bytes now, {expected_size} listed", uri
+                )
+            return _result(data, zero_copy)
 
     async def body(handle: ReadHandle) -> Data:
         _check_expected(handle, expected_size)
