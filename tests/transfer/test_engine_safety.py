@@ -78,8 +78,8 @@ def test_cancelled_get_into_never_writes_after_returning(big_object: tuple[str, 
     async def cancel_after() -> None:
         task = asyncio.ensure_future(s3dlio.get_into_async(uri, sentinel))
         await asyncio.sleep(delay)  # the fault's time point, not synchronisation
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        task.cancel()  # at the latest points the read may already have finished: also fine
+        with contextlib.suppress(asyncio.CancelledError):
             await task
 
     asyncio.run(cancel_after())
@@ -95,8 +95,8 @@ def test_cancelled_zero_copy_get_does_not_write_into_reused_memory(
     async def cancel_after() -> None:
         task = asyncio.ensure_future(s3dlio.get_async(uri, zero_copy=True))
         await asyncio.sleep(delay)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
+        task.cancel()  # at the latest points the read may already have finished: also fine
+        with contextlib.suppress(asyncio.CancelledError):
             await task
 
     asyncio.run(cancel_after())
