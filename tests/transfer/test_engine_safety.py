@@ -205,3 +205,29 @@ def test_direct_reads_exact_lengths_at_unaligned_ends(tmp_path: Path) -> None:
         out = bytearray(size + 10)
         assert s3dlio.get_into(uri, out) == size
         assert out[:size] == data
+
+
+@pytest.mark.parametrize("backend", ["file", "s3", "az"])
+def test_a_range_pinned_to_a_gone_version_is_refused(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every later range carries the first version (If-Match / the fd's identity): a stale one fails."""
+    from s3dlio.stores.base import ObjectChangedError
+
+    if backend == "s3":
+        request.getfixturevalue("s3_env")
+        uri = f"s3://{request.getfixturevalue('new_s3_bucket')}/p.bin"
+    elif backend == "az":
+        request.getfixturevalue("azure_env")
+        uri = f"az://{request.getfixturevalue('new_azure_container')}/p.bin"
+    else:
+        uri = f"file://{tmp_path}/p.bin"
+    s3dlio.put_bytes(uri, b"a" * 10000)
+    store, key, _ = s3dlio.ops.resolve(uri)
+    etag = s3dlio.stat(uri)["etag"]
+    view = memoryview(bytearray(100))
+    s3dlio._sync.run(store.read_into(key, 10, view, etag))  # the current version: fine
+    assert bytes(view) == b"a" * 100
+    s3dlio.put_bytes(uri, b"b" * 10000)  # replaced: the pinned version is gone
+    with pytest.raises(ObjectChangedError, match=r"p\.bin"):
+        s3dlio._sync.run(store.read_into(key, 10, view, etag))

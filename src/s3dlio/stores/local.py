@@ -94,7 +94,7 @@ def _read_exact(fd: int, size: int, offset: int) -> bytes:
 
 
 def _version(st: os.stat_result) -> str:
-    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"  # a replaced file is a new inode
 
 
 class _LocalHandle(ReadHandle):
