@@ -231,3 +231,12 @@ def test_a_range_pinned_to_a_gone_version_is_refused(
     s3dlio.put_bytes(uri, b"b" * 10000)  # replaced: the pinned version is gone
     with pytest.raises(ObjectChangedError, match=r"p\.bin"):
         s3dlio._sync.run(store.read_into(key, 10, view, etag))
+
+
+@pytest.mark.parametrize("scheme", ["file", "direct"])
+def test_a_short_range_body_is_an_integrity_error_not_a_short_result(scheme: str, tmp_path: Path) -> None:
+    """The store delivers fewer bytes than the range asked for (the object shrank after its HEAD)."""
+    (tmp_path / "short.bin").write_bytes(b"z" * 10000)
+    store, key, _ = s3dlio.ops.resolve(f"{scheme}://{tmp_path}/short.bin")
+    with pytest.raises(s3dlio.IntegrityError, match=r"short\.bin.*9000 of 12000"):
+        asyncio.run(s3dlio.transfer.read_range(store, key, 1000, 13000))
