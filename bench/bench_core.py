@@ -25,14 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import s3dlio
 from common import (
     OriginalError,
-    Row,
     S3Config,
     add_s3_args,
     ensure_original,
-    print_table,
     run_original,
     s3_from_args,
-    save_results,
 )
 
 KiB, MiB = 1024, 1024 * 1024
@@ -58,27 +55,82 @@ def timed(fn: Callable[[], Any]) -> Callable[[], float]:
     return run
 
 
+Measured = tuple[float, float | None]
+"""(wall seconds, client CPU seconds (user+sys of the client process, all threads))."""
+
+
+def measured(fn: Callable[[], Any]) -> Callable[[], Measured]:
+    """A contender that times one call of ``fn`` and the client CPU it used."""
+
+    def run() -> Measured:
+        cpu = time.process_time()
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started, time.process_time() - cpu
+
+    return run
+
+
 def original_seconds(workload: str, cfg: S3Config | None, **options: Any) -> Callable[[], float]:
     """A contender that runs one timed repeat of the original (after one untimed warm-up)."""
     return lambda: float(run_original(workload, s3=cfg, repeat=1, warmup=1, **options)["seconds"])
 
 
-def interleaved(rounds: int, contenders: dict[str, Callable[[], float]]) -> dict[str, float | None]:
-    """Best seconds of each contender over ``rounds`` rounds that alternate between them.
+def original_measured(workload: str, cfg: S3Config | None, **options: Any) -> Callable[[], Measured]:
+    """The original in its own venv: one timed repeat; its own wall and CPU seconds."""
 
-    Alternating spreads the shared machine's background noise evenly over the contenders.
-    """
-    best: dict[str, float | None] = dict.fromkeys(contenders)
+    def run() -> Measured:
+        out = run_original(workload, s3=cfg, repeat=1, warmup=1, **options)
+        cpu = out.get("cpu_seconds")
+        return float(out["seconds"]), None if cpu is None else float(cpu)
+
+    return run
+
+
+def pairs(rounds: int, contenders: dict[str, Callable[[], Measured]]) -> dict[str, list[Measured]]:
+    """Every contender once per round, alternating, so the shared machine's noise is spread."""
+    results: dict[str, list[Measured]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, run in contenders.items():
             try:
-                seconds = run()
+                results[name].append(run())
             except OriginalError as exc:
                 print(f"  {name} failed: {str(exc).splitlines()[0]}", file=sys.stderr)
-                continue
-            current = best[name]
-            best[name] = seconds if current is None else min(current, seconds)
-    return best
+    return results
+
+
+def summarize(
+    title: str, nbytes: int, results: dict[str, list[Measured]], unit: str = "MB/s"
+) -> dict[str, Any]:
+    """Median rate and CPU-s/GB per contender, and median per-round ratios to the original."""
+    import statistics
+
+    row: dict[str, Any] = {"workload": title, "unit": unit, "contenders": {}}
+    base = results.get("original") or []
+    for name, runs in results.items():
+        if not runs:
+            continue
+        amount = nbytes / 1e6 if unit == "MB/s" else nbytes
+        rates = [amount / s for s, _ in runs]
+        cpus = [c / (nbytes / 1e9) for _, c in runs if c is not None and unit == "MB/s"]
+        ratios = (
+            [b[0] / r[0] for r, b in zip(runs, base, strict=False)] if base and name != "original" else []
+        )
+        row["contenders"][name] = {
+            "rate": statistics.median(rates),
+            "cpu_s_per_gb": statistics.median(cpus) if cpus else None,
+            "vs_original": statistics.median(ratios) if ratios else None,
+        }
+    return row
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        print(f"\n{row['workload']}  ({row['unit']}, median of rounds; ratio = median of paired rounds)")
+        for name, c in row["contenders"].items():
+            cpu = f"{c['cpu_s_per_gb']:.2f}" if c["cpu_s_per_gb"] is not None else "-"
+            ratio = f"{c['vs_original']:.2f}x" if c["vs_original"] is not None else "-"
+            print(f"  {name:<14} {c['rate']:>10.0f}   CPU-s/GB {cpu:>6}   vs original {ratio}")
 
 
 def rate(amount: float, seconds: float | None) -> float | None:
@@ -117,49 +169,68 @@ def boto3_client(cfg: S3Config) -> Any:
     )
 
 
-def bench_s3_get(cfg: S3Config, bucket: str, label: str, size: int, num: int, repeat: int) -> Row:
-    prefix = f"s3://{bucket}/get-{label}/"
+def _bounded(coros: list[Callable[[], Any]], limit: int) -> None:
+    async def main() -> None:
+        semaphore = asyncio.Semaphore(limit)
+
+        async def one(make: Callable[[], Any]) -> None:
+            async with semaphore:
+                await make()
+
+        await asyncio.gather(*(one(c) for c in coros))
+
+    asyncio.run(main())
+
+
+def bench_s3_get(
+    cfg: S3Config, bucket: str, label: str, size: int, num: int, in_flight: int, rounds: int
+) -> dict[str, Any]:
+    import obstore
+
+    prefix = f"s3://{bucket}/get-{label.replace(' ', '')}/"
     payload = os.urandom(size)
     s3dlio.put_many([(f"{prefix}obj_{i:06d}.bin", payload) for i in range(num)], max_in_flight=8)
     uris = [entry["uri"] for entry in s3dlio.list(prefix)]
     keys = [entry["key"] for entry in s3dlio.list(prefix)]
-    total = size * num
-    if num <= 4:  # a few huge objects: one at a time, parallelism comes from ranged parts
-        ours = timed(lambda: [s3dlio.get(u) for u in uris])
-    else:
-        ours = timed(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT))
-    client = boto3_client(cfg)
-    pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
-    ours()  # warm-up
-    best = interleaved(
-        repeat,
-        {
-            "ours": ours,
-            "raw": timed(raw_obstore_get(cfg, bucket, keys)),
-            "boto3": timed(
-                lambda: list(pool.map(lambda k: client.get_object(Bucket=bucket, Key=k)["Body"].read(), keys))
-            ),
-            "original": original_seconds("get", cfg, uri=prefix, concurrency=IN_FLIGHT),
-        },
-    )
-    pool.shutdown()
+    store = cfg.obstore(bucket)
+
+    async def raw_all() -> None:
+        semaphore = asyncio.Semaphore(in_flight)
+
+        async def one(key: str) -> None:
+            async with semaphore:
+                await (await obstore.get_async(store, key)).bytes_async()  # zero-copy Bytes
+
+        await asyncio.gather(*(one(k) for k in keys))
+
+    contenders: dict[str, Callable[[], Measured]] = {
+        "ours-bytes": measured(lambda: _bounded([lambda u=u: s3dlio.get_async(u) for u in uris], in_flight)),
+        "ours-zero-copy": measured(lambda: s3dlio.get_many(uris, max_in_flight=in_flight)),
+        "raw-obstore": measured(lambda: asyncio.run(raw_all())),
+        "original": original_measured("get", cfg, uri=prefix, concurrency=in_flight),
+    }
+    if size > 32 * MiB:  # the split threshold, by measurement: one stream vs 8 MiB ranges
+
+        def unsplit() -> None:
+            s3dlio.configure(range_get_threshold=1 << 40)
+            try:
+                s3dlio.get_many(uris, max_in_flight=in_flight)
+            finally:
+                s3dlio.configure(range_get_threshold=None)
+
+        contenders["ours-zc-1-stream"] = measured(unsplit)
+    s3dlio.get_many(uris, max_in_flight=in_flight)  # warm-up
+    results = pairs(rounds, contenders)
     s3dlio.delete(prefix, recursive=True)
-    return Row(
-        f"S3 GET {num} x {label}",
-        ours=rate(total / 1e6, best["ours"]),
-        original=rate(total / 1e6, best["original"]),
-        raw=rate(total / 1e6, best["raw"]),
-        extra={"boto3": rate(total / 1e6, best["boto3"])},
-    )
+    return summarize(f"S3 GET {num} x {label}, {in_flight} in flight", size * num, results)
 
 
-def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, repeat: int) -> Row:
+def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, rounds: int) -> dict[str, Any]:
     import obstore
 
     prefix = f"s3://{bucket}/put/"
     payload = os.urandom(size)
     items = [(f"{prefix}obj_{i:06d}.bin", payload) for i in range(num)]
-    total = size * num
     store = cfg.obstore(bucket)
 
     async def raw_put() -> None:
@@ -171,77 +242,50 @@ def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, repeat: int) -
 
         await asyncio.gather(*(one(i) for i in range(num)))
 
-    client = boto3_client(cfg)
-    pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
-
-    def boto_put(i: int) -> None:
-        client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload)
-
     s3dlio.put_many(items, max_in_flight=IN_FLIGHT)  # warm-up
-    best = interleaved(
-        repeat,
+    results = pairs(
+        rounds,
         {
-            "ours": timed(lambda: s3dlio.put_many(items, max_in_flight=IN_FLIGHT)),
-            "raw": timed(lambda: asyncio.run(raw_put())),
-            "boto3": timed(
-                lambda: list(
-                    pool.map(
-                        lambda i: client.put_object(Bucket=bucket, Key=f"put/b_{i}", Body=payload), range(num)
-                    )
-                )
-            ),
-            "original": original_seconds(
+            "ours": measured(lambda: s3dlio.put_many(items, max_in_flight=IN_FLIGHT)),
+            "raw-obstore": measured(lambda: asyncio.run(raw_put())),
+            "original": original_measured(
                 "put", cfg, uri=f"s3://{bucket}/put-orig/", size=size, num=num, concurrency=IN_FLIGHT
             ),
         },
     )
-    pool.shutdown()
     s3dlio.delete(prefix, recursive=True)
     s3dlio.delete(f"s3://{bucket}/put-orig/", recursive=True)
-    return Row(
-        f"S3 PUT {num} x {size // KiB} KiB",
-        ours=rate(total / 1e6, best["ours"]),
-        original=rate(total / 1e6, best["original"]),
-        raw=rate(total / 1e6, best["raw"]),
-        extra={"boto3": rate(total / 1e6, best["boto3"])},
-    )
+    return summarize(f"S3 PUT {num} x {size // KiB} KiB, {IN_FLIGHT} in flight", size * num, results)
 
 
-def bench_s3_list(cfg: S3Config, bucket: str, num: int, repeat: int) -> Row:
+def bench_s3_list(cfg: S3Config, bucket: str, num: int, rounds: int) -> dict[str, Any]:
     import obstore
 
     prefix = f"s3://{bucket}/list/"
     s3dlio.put_many([(f"{prefix}k_{i:06d}", b"x") for i in range(num)], max_in_flight=64)
     store = cfg.obstore(bucket)
     s3dlio.list(prefix)  # warm-up
-    best = interleaved(
-        repeat,
+    results = pairs(
+        rounds,
         {
-            "ours": timed(lambda: s3dlio.list(prefix)),
-            "raw": timed(
+            "ours": measured(lambda: s3dlio.list(prefix)),
+            "raw-obstore": measured(
                 lambda: [m for batch in obstore.list(store, "list", chunk_size=1000) for m in batch]
             ),
-            "original": original_seconds("list", cfg, uri=prefix),
+            "original": original_measured("list", cfg, uri=prefix),
         },
     )
     s3dlio.delete(prefix, recursive=True)
-    return Row(
-        f"S3 LIST {num} keys",
-        ours=rate(num, best["ours"]),
-        original=rate(num, best["original"]),
-        raw=rate(num, best["raw"]),
-        unit="keys/s",
-    )
+    return summarize(f"S3 LIST {num} keys", num, results, unit="keys/s")
 
 
-def bench_file_get(directory: Path, label: str, size: int, num: int, repeat: int) -> Row:
-    root = directory / f"file-{label}"
+def bench_file_get(directory: Path, label: str, size: int, num: int, rounds: int) -> dict[str, Any]:
+    root = directory / f"file-{label.replace(' ', '')}"
     root.mkdir(parents=True, exist_ok=True)
     payload = os.urandom(size)
     for i in range(num):
         (root / f"obj_{i:06d}.bin").write_bytes(payload)
     uris = [f"file://{root}/obj_{i:06d}.bin" for i in range(num)]
-    total = size * num
 
     def plain_read(path: str) -> bytes:
         with open(path, "rb", buffering=0) as handle:
@@ -249,22 +293,19 @@ def bench_file_get(directory: Path, label: str, size: int, num: int, repeat: int
 
     pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
     s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)  # warm-up (and warm page cache)
-    best = interleaved(
-        repeat,
+    results = pairs(
+        rounds,
         {
-            "ours": timed(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)),
-            "plain": timed(lambda: list(pool.map(plain_read, [u[7:] for u in uris]))),
-            "original": original_seconds("file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT),
+            "ours-bytes": measured(
+                lambda: _bounded([lambda u=u: s3dlio.get_async(u) for u in uris], IN_FLIGHT)
+            ),
+            "ours-zero-copy": measured(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)),
+            "plain-threads": measured(lambda: list(pool.map(plain_read, [u[7:] for u in uris]))),
+            "original": original_measured("file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT),
         },
     )
     pool.shutdown()
-    return Row(
-        f"file:// GET {num} x {label}",
-        ours=rate(total / 1e6, best["ours"]),
-        original=rate(total / 1e6, best["original"]),
-        raw=rate(total / 1e6, best["plain"]),
-        note="raw = plain threaded reads",
-    )
+    return summarize(f"file:// GET {num} x {label}, {IN_FLIGHT} in flight", size * num, results)
 
 
 def main() -> None:
@@ -272,36 +313,35 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_s3_args(parser)
-    parser.add_argument("--quick", action="store_true", help="fewer objects and repeats")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload")
     parser.add_argument("--skip-s3", action="store_true")
+    parser.add_argument("--only", help="run only workloads whose title contains this text")
     parser.add_argument("--json", type=Path, help="also save results as JSON here")
     args = parser.parse_args()
-    repeat = 2 if args.quick else 5
-    scale = 4 if args.quick else 1
+    rounds = args.rounds
     ensure_original()
-    rows: list[Row] = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="s3dlio-bench-") as tmp:
-        rows.append(bench_file_get(Path(tmp), "256 KiB", 256 * KiB, 400 // scale, repeat))
-        rows.append(bench_file_get(Path(tmp), "8 MiB", 8 * MiB, 40 // scale, repeat))
+        rows.append(bench_file_get(Path(tmp), "256 KiB", 256 * KiB, 400, rounds))
+        rows.append(bench_file_get(Path(tmp), "8 MiB", 8 * MiB, 40, rounds))
     if not args.skip_s3:
         cfg = s3_from_args(args)
         try:
             cfg.apply_env()
             bucket = f"bench-core-{os.getpid()}"
             s3dlio.create_bucket(f"s3://{bucket}")
-            rows.append(bench_s3_get(cfg, bucket, "256 KiB", 256 * KiB, 400 // scale, repeat))
-            rows.append(bench_s3_get(cfg, bucket, "8 MiB", 8 * MiB, 40 // scale, repeat))
-            rows.append(bench_s3_get(cfg, bucket, "256 MiB", 256 * MiB, 2 if not args.quick else 1, repeat))
-            rows.append(bench_s3_put(cfg, bucket, 1 * MiB, 200 // scale, repeat))
-            rows.append(bench_s3_list(cfg, bucket, 5000 // scale, repeat))
+            rows.append(bench_s3_get(cfg, bucket, "256 KiB", 256 * KiB, 1000, 64, rounds))
+            rows.append(bench_s3_get(cfg, bucket, "8 MiB", 8 * MiB, 100, 32, rounds))
+            rows.append(bench_s3_get(cfg, bucket, "64 MiB", 64 * MiB, 4, 4, rounds))
+            rows.append(bench_s3_put(cfg, bucket, 1 * MiB, 300, rounds))
+            rows.append(bench_s3_list(cfg, bucket, 5000, rounds))
         finally:
             cfg.stop()
-    print_table(rows, title=f"core operations, {IN_FLIGHT} in flight, {os.cpu_count()} cores")
-    for row in rows:
-        if "boto3" in row.extra:
-            print(f"  {row.name}: boto3 {row.extra['boto3']:.0f} MB/s")
+    print_rows(rows)
     if args.json:
-        save_results(rows, args.json)
+        import json
+
+        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

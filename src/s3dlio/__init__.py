@@ -41,6 +41,9 @@ from .uri import (
 )
 
 if TYPE_CHECKING:
+    from ._buffers import (
+        BytesView,
+    )
     from .blocking import (
         ObjectWriter,
         create_bucket,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
         download,
         exists,
         get,
+        get_into,
         get_many,
         get_range,
         iter_list,
@@ -140,6 +144,7 @@ if TYPE_CHECKING:
         download_async,
         exists_async,
         get_async,
+        get_into_async,
         get_many_async,
         get_range_async,
         iter_list_async,
@@ -161,6 +166,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "BytesView": "._buffers",
     "ObjectWriter": ".blocking",
     "create_bucket": ".blocking",
     "delete": ".blocking",
@@ -168,6 +174,7 @@ _LAZY: dict[str, str] = {
     "download": ".blocking",
     "exists": ".blocking",
     "get": ".blocking",
+    "get_into": ".blocking",
     "get_many": ".blocking",
     "get_range": ".blocking",
     "iter_list": ".blocking",
@@ -237,6 +244,7 @@ _LAZY: dict[str, str] = {
     "download_async": ".ops",
     "exists_async": ".ops",
     "get_async": ".ops",
+    "get_into_async": ".ops",
     "get_many_async": ".ops",
     "get_range_async": ".ops",
     "iter_list_async": ".ops",
@@ -276,6 +284,7 @@ __all__ = [
     "AlreadyExistsError",
     "AsyncWriter",
     "BucketNotFoundError",
+    "BytesView",
     "CheckpointInfo",
     "CheckpointReader",
     "CheckpointStore",
@@ -346,6 +355,8 @@ __all__ = [
     "get",
     "get_async",
     "get_config",
+    "get_into",
+    "get_into_async",
     "get_many",
     "get_many_async",
     "get_range",

@@ -49,15 +49,47 @@ def get_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(coro: Coroutine[Any, Any, R]) -> R:
-    """Run ``coro`` on the background loop and return its result (re-raising its exception)."""
+    """Run ``coro`` on the background loop and return its result (re-raising its exception).
+
+    If the waiting thread is interrupted (Ctrl-C, an exception raised into it), the coroutine is
+    cancelled and this waits until it has finished, so that nothing it started (a part still
+    writing into the caller's buffer) outlives the call.
+    """
     if threading.current_thread() is _thread:
         coro.close()
         raise RuntimeError("a synchronous s3dlio call was made from s3dlio's own event loop")
-    future = asyncio.run_coroutine_threadsafe(carry(coro), get_loop())
+    coro = carry(coro)  # the caller's Client binding, read in the caller's thread
+    loop = get_loop()
+    outcome: concurrent.futures.Future[R] = concurrent.futures.Future()
+    finished = threading.Event()
+    tasks: list[asyncio.Task[R]] = []
+
+    def settle(task: asyncio.Task[R]) -> None:
+        finished.set()
+        if task.cancelled():
+            outcome.set_exception(asyncio.CancelledError())
+        elif task.exception() is not None:
+            outcome.set_exception(task.exception())
+        else:
+            outcome.set_result(task.result())
+
+    def start() -> None:
+        task = loop.create_task(coro)
+        tasks.append(task)
+        task.add_done_callback(settle)
+
+    loop.call_soon_threadsafe(start)
     try:
-        return future.result()
+        return outcome.result()
     except BaseException:
-        future.cancel()
+        if not finished.is_set():
+
+            def cancel() -> None:
+                for task in tasks:
+                    task.cancel()
+
+            loop.call_soon_threadsafe(cancel)  # runs after start(): callbacks run in order
+            finished.wait()
         raise
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import ops
+from ._buffers import BytesView
 from ._sync import run, sync_twin
 from .results import ListEntry
 
@@ -25,6 +26,7 @@ __all__ = [
     "download",
     "exists",
     "get",
+    "get_into",
     "get_many",
     "get_range",
     "iter_list",
@@ -37,8 +39,28 @@ __all__ = [
     "upload",
 ]
 
-get = sync_twin(ops.get_async)
-get_range = sync_twin(ops.get_range_async)
+if TYPE_CHECKING:  # the twins keep the overloads of their coroutines
+
+    @overload
+    def get(uri: str, *, zero_copy: Literal[False] = False) -> bytes: ...
+    @overload
+    def get(uri: str, *, zero_copy: Literal[True]) -> BytesView: ...
+    def get(uri: str, *, zero_copy: bool = False) -> bytes | BytesView: ...
+    @overload
+    def get_range(
+        uri: str, offset: int, length: int | None = None, *, zero_copy: Literal[False] = False
+    ) -> bytes: ...
+    @overload
+    def get_range(
+        uri: str, offset: int, length: int | None = None, *, zero_copy: Literal[True]
+    ) -> BytesView: ...
+    def get_range(
+        uri: str, offset: int, length: int | None = None, *, zero_copy: bool = False
+    ) -> bytes | BytesView: ...
+else:
+    get = sync_twin(ops.get_async)
+    get_range = sync_twin(ops.get_range_async)
+get_into = sync_twin(ops.get_into_async)
 get_many = sync_twin(ops.get_many_async)
 stat = sync_twin(ops.stat_async)
 exists = sync_twin(ops.exists_async)

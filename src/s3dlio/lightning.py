@@ -40,7 +40,7 @@ def checkpoint_uri(path: str | Path) -> str:
     return "file://" + os.path.abspath(text)
 
 
-class S3dlioCheckpointIO(CheckpointIO):  # type: ignore[misc]  # lightning's base class is untyped here
+class S3dlioCheckpointIO(CheckpointIO):  # type: ignore[misc,unused-ignore]  # lightning's base class is untyped here
     """Lightning checkpoints on object storage through s3dlio (see the module docstring)."""
 
     def save_checkpoint(

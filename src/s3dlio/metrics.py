@@ -1,11 +1,12 @@
 """Metrics middleware: one wrapper layer around every store, no change to any backend.
 
 :func:`instrument` (called once where stores are opened, ``stores.open_store``) wraps a store's
-request primitives (``get``, ``get_range``, ``read_into``, ``get_batch``, ``head``, ``put``, the
-writer's ``close``, every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket calls).
-Each call is counted once per operation and backend: requests, objects, bytes, errors, retries
-and a latency histogram. A primitive called from inside another one (``get_ranges`` calling
-``get_range``) is part of the outer call and is not counted again.
+request primitives (a read through ``open_read`` from opening to closing its handle,
+``get_range``, ``read_into``, ``read_small_batch``, ``head``, ``put``, the writer's ``close``,
+every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket calls). Each call is counted
+once per operation and backend: requests, objects, bytes, errors, retries and a latency
+histogram. A primitive called from inside another one (the ranges a read handle fetches with
+``read_into``) is part of the outer call and is not counted again.
 
 Consumers:
 
@@ -252,11 +253,9 @@ def _none(args: tuple[Any, ...], result: Any) -> int:
 
 
 _CALLS: dict[str, _Measure] = {
-    "get": ("GET", _first, _one, _result),
     "get_range": ("GET", _first, _one, _result),
-    "get_ranges": ("GET", _first, _one, _result),
     "read_into": ("GET", _first, _one, lambda args, _: _nbytes(args[2]) if len(args) > 2 else 0),
-    "get_batch": ("GET", _first_of_list, _count, _result),
+    "read_small_batch": ("GET", _first_of_list, _count, _result),
     "head": ("STAT", _first, _one, _none),
     "put": ("PUT", _first, _one, lambda args, _: _nbytes(args[1]) if len(args) > 1 else 0),
     "delete": ("DELETE", _first, _one, _none),
@@ -350,6 +349,65 @@ class _MeteredWriter:
         await self._writer.abort()
 
 
+class _MeteredHandle:
+    """Counts a read through one open version (:meth:`Store.open_read`) as one GET, from opening
+    it to its ``close``, with every byte read through it; the ranges it fetches are part of it."""
+
+    def __init__(self, store: Store, key: str, handle: Any, start: int) -> None:
+        self._store, self._key, self._handle, self._start = store, key, handle, start
+        self._bytes = 0
+        self._error: BaseException | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    async def read_into(self, start: int, view: memoryview) -> None:
+        token = _inside.set(True)
+        try:
+            await self._handle.read_into(start, view)
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            _inside.reset(token)
+        self._bytes += view.nbytes
+
+    async def read_all(self) -> Any:
+        token = _inside.set(True)
+        try:
+            data = await self._handle.read_all()
+        except BaseException as exc:
+            self._error = exc
+            raise
+        finally:
+            _inside.reset(token)
+        self._bytes += _nbytes(data)
+        return data
+
+    async def close(self) -> None:
+        try:
+            await self._handle.close()
+        finally:
+            _record(self._store, "GET", self._key, 1, self._bytes, self._start, time.time_ns(), self._error)
+
+
+def _metered_read(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def open_read(key: str, *args: Any, **kwargs: Any) -> Any:
+        if _inside.get():
+            return await method(key, *args, **kwargs)
+        oplog.log_for(store.config.op_log)
+        start = time.time_ns()
+        try:
+            handle = await method(key, *args, **kwargs)
+        except BaseException as exc:
+            _record(store, "GET", key, 1, 0, start, time.time_ns(), exc)
+            raise
+        return _MeteredHandle(store, key, handle, start)
+
+    return open_read
+
+
 def _metered_open(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def open_writer(key: str, *args: Any, **kwargs: Any) -> Any:
@@ -371,5 +429,6 @@ def instrument(store: Store) -> Store:
             setattr(store, name, _metered_call(store, method, measure))
     setattr(store, "list_pages", _metered_pages(store, store.list_pages))  # noqa: B010
     setattr(store, "open_writer", _metered_open(store, store.open_writer))  # noqa: B010
+    setattr(store, "open_read", _metered_read(store, store.open_read))  # noqa: B010
     store.__dict__["_s3dlio_metered"] = True
     return store

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
+from . import transfer
+from ._buffers import BytesView, as_view, writable_view
 from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
 from .results import ListEntry, ObjectStat
 from .stores import AsyncObjectWriter, LocalStore, ObjectInfo, Store, open_store
@@ -31,6 +34,7 @@ __all__ = [
     "download_async",
     "exists_async",
     "get_async",
+    "get_into_async",
     "get_many_async",
     "get_range_async",
     "iter_list_async",
@@ -38,6 +42,7 @@ __all__ = [
     "open_writer_async",
     "put_bytes_async",
     "put_many_async",
+    "read_many_async",
     "resolve",
     "run_bounded",
     "stat_async",
@@ -100,43 +105,42 @@ def as_buffer(data: object, uri: str) -> memoryview:
 async def run_bounded(items: Sequence[T], worker: Callable[[T], Awaitable[R]], max_in_flight: int) -> list[R]:
     """Apply ``worker`` to every item with at most ``max_in_flight`` running; results in order.
 
-    The first failure cancels the rest and is raised.
+    The first failure cancels the rest and is raised once every worker has finished.
     """
-    results: list[Any] = [None] * len(items)
-    next_index = 0
-
-    async def lane() -> None:
-        nonlocal next_index
-        while next_index < len(items):
-            index = next_index
-            next_index += 1
-            results[index] = await worker(items[index])
-
-    lanes = [asyncio.ensure_future(lane()) for _ in range(min(max_in_flight, len(items)))]
-    try:
-        await asyncio.gather(*lanes)
-    except BaseException:
-        for task in lanes:
-            task.cancel()
-        await asyncio.gather(*lanes, return_exceptions=True)
-        raise
-    return results
+    return await transfer.run_all([functools.partial(worker, item) for item in items], max_in_flight)
 
 
 # --- reads ----------------------------------------------------------------------------------
-async def get_async(uri: str) -> bytes:
-    """Read a whole object. Objects above ``range_get_threshold`` use parallel ranged GETs."""
+@overload
+async def get_async(uri: str, *, zero_copy: Literal[False] = False) -> bytes: ...
+@overload
+async def get_async(uri: str, *, zero_copy: Literal[True]) -> BytesView: ...
+async def get_async(uri: str, *, zero_copy: bool = False) -> bytes | BytesView:
+    """Read a whole object as ``bytes`` (or, with ``zero_copy=True``, a :class:`BytesView`).
+
+    Objects above ``range_get_threshold`` are read as parallel ranged GETs of one version.
+    ``zero_copy=True`` skips the final copy into ``bytes``: the result is read-only memory that
+    ``np.frombuffer``/``torch.frombuffer``/``memoryview`` use directly.
+    """
     store, key, _ = resolve(uri)
     _require_key(uri, key)
-    return await store.get(key)
+    return await transfer.read_object(store, key, zero_copy=zero_copy)
 
 
-async def get_range_async(uri: str, offset: int, length: int | None = None) -> bytes:
-    """Read ``length`` bytes from ``offset`` (to the end when ``length`` is None).
+async def get_into_async(uri: str, buffer: Any) -> int:
+    """Read a whole object straight into ``buffer`` (any writable buffer); returns its size.
 
-    Like slicing ``data[offset:offset + length]``: a range past the end is clipped, and an
-    offset at or beyond the end gives ``b""``. A missing object raises :class:`NotFoundError`.
+    ``buffer`` may be a ``bytearray``, numpy array, ``mmap``, memoryview or pinned host memory;
+    large objects are read as parallel ranges directly into it. A buffer smaller than the object
+    raises :class:`ValueError` before anything is written; a larger one is filled from the start.
     """
+    view = writable_view(buffer, f"get_into({uri!r})")
+    store, key, _ = resolve(uri)
+    _require_key(uri, key)
+    return await transfer.read_object_into(store, key, view)
+
+
+def _check_span(uri: str, offset: object, length: object) -> None:
     for name, value in (("offset", offset), ("length", length)):
         if value is None and name == "length":
             continue
@@ -144,34 +148,57 @@ async def get_range_async(uri: str, offset: int, length: int | None = None) -> b
             raise TypeError(f"{name} must be an integer, got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value} (reading {uri!r})")
+
+
+@overload
+async def get_range_async(
+    uri: str, offset: int, length: int | None = None, *, zero_copy: Literal[False] = False
+) -> bytes: ...
+@overload
+async def get_range_async(
+    uri: str, offset: int, length: int | None = None, *, zero_copy: Literal[True]
+) -> BytesView: ...
+async def get_range_async(
+    uri: str, offset: int, length: int | None = None, *, zero_copy: bool = False
+) -> bytes | BytesView:
+    """Read ``length`` bytes from ``offset`` (to the end when ``length`` is None).
+
+    Like slicing ``data[offset:offset + length]``: a range past the end is clipped, and an
+    offset at or beyond the end gives ``b""``. A missing object raises :class:`NotFoundError`;
+    a body shorter than the (clipped) range raises :class:`IntegrityError`.
+    """
+    _check_span(uri, offset, length)
     store, key, _ = resolve(uri)
     _require_key(uri, key)
-    size = (await store.head(key)).size
-    end = size if length is None else min(size, offset + length)
+    info = await store.head(key)
+    end = info.size if length is None else min(info.size, offset + length)
     if offset >= end:
-        return b""
-    return await store.get_range(key, offset, end)
+        return BytesView(b"") if zero_copy else b""
+    return await transfer.read_range(store, key, offset, end, zero_copy=zero_copy, etag=info.etag)
 
 
-async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[bytes]:
-    """Read many objects concurrently; results are in the order of ``uris``."""
-    check_max_in_flight(max_in_flight)
-    groups: list[tuple[Store, list[str]]] = []
+async def get_many_async(uris: Iterable[str], max_in_flight: int = 64) -> list[tuple[str, BytesView]]:
+    """Read many objects concurrently: ``(uri, data)`` pairs in the order of ``uris``.
+
+    ``data`` is a zero-copy :class:`BytesView` (``bytes(data)`` copies it), as in the original
+    s3dlio: ``for uri, data in get_many(uris): ...``.
+    """
     uris = _check_uris(uris)
+    found = await read_many_async(uris, max_in_flight, zero_copy=True)
+    return [(uri, as_view(data)) for uri, data in zip(uris, found, strict=True)]
 
-    def batch_limit(store: Store) -> int:
-        # Batch cheap local reads, but keep at least ~32 jobs so every I/O thread has work.
-        return max(1, min(store.batch_reads, len(uris) // 32))
 
+async def read_many_async(
+    uris: Sequence[str], max_in_flight: int = 64, *, zero_copy: bool = False
+) -> list[bytes | BytesView]:
+    """The data of many objects in order (``bytes``, or views with ``zero_copy``); internal."""
+    check_max_in_flight(max_in_flight)
+    items: list[tuple[Store, str]] = []
     for uri in uris:
         store, key, _ = resolve(uri)
         _require_key(uri, key)
-        if groups and groups[-1][0] is store and len(groups[-1][1]) < batch_limit(store):
-            groups[-1][1].append(key)
-        else:
-            groups.append((store, [key]))
-    results = await run_bounded(groups, lambda group: group[0].get_batch(group[1]), max_in_flight)
-    return [data for batch in results for data in batch]
+        items.append((store, key))
+    return await transfer.read_many(items, max_in_flight, zero_copy=zero_copy)
 
 
 async def stat_async(uri: str) -> ObjectStat:
@@ -287,9 +314,12 @@ class AsyncWriter:
         self.bytes_written = 0
         self._store, self._key = store, key
         self._writer: AsyncObjectWriter | None = None
+        self._aborted = False
 
     async def open(self) -> AsyncWriter:
         """Start the upload (done for you by ``async with`` or ``await``)."""
+        if self._aborted:
+            raise ValueError(f"the writer for {self.uri} was aborted; open a new one")
         if self._writer is None:
             self._writer = await self._store.open_writer(self._key)
         return self
@@ -312,7 +342,9 @@ class AsyncWriter:
         await self._writer.close()
 
     async def abort(self) -> None:
-        """Discard everything written."""
+        """Discard everything written (a later ``close()`` raises)."""
+        if self._writer is None:
+            self._aborted = True
         if self._writer is not None:
             await self._writer.abort()
 
@@ -421,17 +453,11 @@ def _local_files(paths_or_dir: PathLike | Sequence[PathLike]) -> list[tuple[Path
 
 
 async def _copy(source: str, destination: str) -> None:
-    """Copy one object between any two URIs, streaming objects that are large."""
+    """Copy one object between any two URIs (the engine streams large ones in parallel parts)."""
     src_store, src_key, _ = resolve(source)
-    info = await src_store.head(src_key)
-    config = src_store.config
-    if info.size <= config.range_get_threshold:
-        await put_bytes_async(destination, await src_store.get(src_key))
-        return
-    async with open_writer_async(destination) as writer:
-        for start in range(0, info.size, config.part_size):
-            end = min(start + config.part_size, info.size)
-            await writer.write(await src_store.get_range(src_key, start, end))
+    dst_store, dst_key, _ = resolve(destination)
+    _require_key(destination, dst_key)
+    await transfer.copy_object(src_store, src_key, dst_store, dst_key)
 
 
 async def upload_async(

@@ -219,3 +219,35 @@ def test_multi_part_arrays_and_bytes(tmp_path: Path) -> None:
     assert everything["blob"] == blob
     assert everything["obj"] == list(range(1000))
     assert reader.verify() == reader.size
+
+
+class _RecordsThread:
+    """Pickles and unpickles to itself, recording which thread did the work."""
+
+    threads: list[int] = []  # noqa: RUF012  (a test recorder)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __reduce__(self) -> Any:
+        import threading
+
+        _RecordsThread.threads.append(threading.get_ident())
+        return (_RecordsThread, (self.payload,))
+
+
+def test_pickling_runs_off_the_event_loop(tmp_path: Path) -> None:
+    """save_object pickles in a worker thread: a slow pickle never stalls other transfers."""
+    import threading
+
+    uri = file_uri(tmp_path)
+
+    async def main() -> int:
+        async with create_checkpoint_writer(uri) as writer:
+            await writer.save_object_async("o", _RecordsThread(b"x" * (2 << 20)))
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert _RecordsThread.threads and loop_thread not in _RecordsThread.threads
+    reader = create_checkpoint_reader(uri)
+    assert reader.load_object("o").payload == b"x" * (2 << 20)

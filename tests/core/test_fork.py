@@ -30,7 +30,7 @@ def prefix(s3_server: Any) -> Iterator[str]:
 
 
 def _read_in_child(uris: list[str], results: Any) -> None:
-    results.put(s3dlio.get_many(uris))
+    results.put([bytes(data) for _, data in s3dlio.get_many(uris)])
 
 
 def _run_forked(target: Any, *args: Any) -> Any:

@@ -416,7 +416,8 @@ def test_large_s3_objects_are_read_as_part_size_ranges(s3_env: object, unique_bu
     loader = create_async_loader(prefix, {"batch_size": 3, "part_size": 5 * MiB, "max_concurrency": 8})
     (batch,) = take(loader)
     assert batch == payloads
-    # 12 MiB + 5 -> 3 ranges; exactly 5 MiB -> 1 GET; 100 bytes -> 1 GET
-    assert loader.stats.requests == 5
-    assert loader.stats.peak_in_flight == 5
+    # One loader request per item; the transfer engine reads the 12 MiB + 5 object as 3 ranges of
+    # one version (checked by tests/transfer), the others as one GET each.
+    assert loader.stats.requests == 3
+    assert loader.stats.peak_in_flight == 3
     s3dlio.delete(prefix, recursive=True)

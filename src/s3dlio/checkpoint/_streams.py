@@ -3,19 +3,16 @@
 :class:`ObjectWriteStream` appends to one object through the core's streaming writer; the object
 appears only when the stream is closed without error. :class:`ObjectReadStream` is a seekable
 reader doing ranged GETs: small reads are served from a read-ahead window, large ones go straight
-into the caller's buffer as concurrent part-sized GETs.
+into the caller's buffer through the transfer engine (parallel ranges of one version).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 from typing import Any
 
-import numpy as np
-
-from .. import ops
+from .. import ops, transfer
 from .._sync import run
 from ..blocking import ObjectWriter
 from ..config import get_config
@@ -23,10 +20,6 @@ from ..config import get_config
 __all__ = ["ObjectReadStream", "ObjectWriteStream"]
 
 _MiB = 1024 * 1024
-
-
-def _copy(target: memoryview, data: bytes) -> None:
-    np.frombuffer(target, dtype=np.uint8)[:] = np.frombuffer(data, dtype=np.uint8)
 
 
 class ObjectWriteStream(io.RawIOBase):
@@ -84,7 +77,7 @@ class ObjectReadStream(io.RawIOBase):
         self._store, self._key, _ = ops.resolve(uri)
         self._size: int | None = None
         self._pos = 0
-        self._window = b""
+        self._window: Any = b""
         self._window_start = 0
         self._readahead = readahead
 
@@ -131,26 +124,15 @@ class ObjectReadStream(io.RawIOBase):
             run(self._fill(target[:wanted], start))
         else:
             end = min(self.size, start + max(wanted, self._readahead))
-            self._window = run(self._store.get_range(self._key, start, end))
+            self._window = run(transfer.read_range(self._store, self._key, start, end, zero_copy=True))
             self._window_start = start
             target[:wanted] = self._window[:wanted]
         self._pos += wanted
         return wanted
 
     async def _fill(self, target: memoryview, start: int) -> None:
-        config = get_config()
-        part = config.part_size
-        limit = asyncio.Semaphore(config.max_concurrency)
-
-        async def one(offset: int) -> None:
-            end = min(offset + part, target.nbytes)
-            async with limit:
-                data = await self._store.get_range(self._key, start + offset, start + end)
-            if len(data) != end - offset:
-                raise OSError(f"short read from {self.uri} at offset {start + offset}")
-            await asyncio.to_thread(_copy, target[offset:end], data)
-
-        await asyncio.gather(*(one(o) for o in range(0, target.nbytes, part)))
+        """Large reads: the engine fills the caller's buffer (parallel ranges, one version)."""
+        await transfer.read_range_into(self._store, self._key, start, target)
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:

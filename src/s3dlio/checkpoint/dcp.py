@@ -43,7 +43,7 @@ from torch.distributed.checkpoint.metadata import Metadata
 from torch.distributed.checkpoint.planner import SavePlan
 from torch.distributed.checkpoint.storage import WriteResult
 
-from .. import ops
+from .. import ops, transfer
 from .._sync import run
 from ..errors import InvalidUriError, NotFoundError
 from ..stores import LocalStore
@@ -124,16 +124,10 @@ class S3dlioFileSystem(FileSystemBase):
 
 
 async def _copy(source: str, target: str) -> None:
-    """Copy one object to another URI, streaming large ones part by part."""
+    """Copy one object to another URI (the engine streams large ones in parallel parts)."""
     store, key, _ = ops.resolve(source)
-    size = (await store.head(key)).size
-    part = store.config.part_size
-    if size <= 4 * part:
-        await ops.put_bytes_async(target, await store.get(key))
-        return
-    async with ops.open_writer_async(target) as writer:
-        for start in range(0, size, part):
-            await writer.write(await store.get_range(key, start, min(start + part, size)))
+    target_store, target_key, _ = ops.resolve(target)
+    await transfer.copy_object(store, key, target_store, target_key)
 
 
 class S3dlioStorageWriter(FileSystemWriter):

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, transfer
+from .._buffers import BytesView, as_view
 from .._sync import run
 from ..config import get_config
 from ..errors import IntegrityError, NotFoundError
@@ -210,18 +211,18 @@ class CheckpointReader:
             )
 
     # --- reading --------------------------------------------------------------------------------
-    async def _fetch(self, rank: int, start: int, end: int, limit: asyncio.Semaphore, what: str) -> bytes:
+    async def _fetch(self, rank: int, start: int, end: int, limit: asyncio.Semaphore, what: str) -> BytesView:
+        """Bytes ``[start, end)`` of a shard, zero-copy, through the engine (length checked)."""
         store, key = self._location(rank)
         async with limit:
-            data = await store.get_range(key, start, end)
-        if len(data) != end - start:
-            uri = self._shard_uri(rank)
-            raise IntegrityError(
-                f"{what} in {uri} is truncated: expected {end - start} bytes at offset {start}, "
-                f"got {len(data)}",
-                uri,
-            )
-        return data
+            try:
+                return as_view(await transfer.read_range(store, key, start, end, zero_copy=True))
+            except IntegrityError as exc:
+                uri = self._shard_uri(rank)
+                raise IntegrityError(
+                    f"{what} in {uri} is truncated: expected {end - start} bytes at offset {start} ({exc})",
+                    uri,
+                ) from exc
 
     async def _fetch_into(
         self, entry: EntryInfo, offset: int, piece: np.ndarray[Any, Any], limit: asyncio.Semaphore
@@ -229,7 +230,7 @@ class CheckpointReader:
         store, key = self._location(entry.rank)
         async with limit:
             try:
-                await store.read_into(key, offset, piece.data)
+                await transfer.read_range_into(store, key, offset, piece.data.cast("B"))
             except IntegrityError as exc:
                 uri = self._shard_uri(entry.rank)
                 raise IntegrityError(
@@ -254,50 +255,29 @@ class CheckpointReader:
         target: np.ndarray[Any, Any] | None,
         limit: asyncio.Semaphore,
         keep: bool = True,
-    ) -> list[bytes] | None:
-        """Read ``entry`` into ``target`` (flat uint8) part by part, checking its CRC.
+    ) -> BytesView | None:
+        """Read ``entry`` into ``target`` (flat uint8), or as a zero-copy view, checking its CRC.
 
-        With ``target`` None, the parts are returned instead (for bytes and objects), or with
-        ``keep`` False only checked.
+        The engine reads large entries as parallel ranges of one version straight into the
+        memory; the checksum runs in a thread (google-crc32c releases the GIL), off the loop.
+        With ``target`` None the data is returned (for bytes and objects), or with ``keep``
+        False only checked.
         """
-        part = get_config().part_size
-        ranges = [(s, min(s + part, entry.size)) for s in range(0, entry.size, part)]
-        crcs = [0] * len(ranges)
-        kept: list[bytes] = [b""] * len(ranges) if target is None else []
-
-        def place(index: int, start: int, end: int, data: bytes) -> None:
-            if target is not None:
-                target[start:end] = np.frombuffer(data, dtype=np.uint8)
-            crcs[index] = _crc.value(data)
-
-        async def one(index: int) -> None:
-            start, end = ranges[index]
-            if target is not None:  # straight into the array: no intermediate bytes object
-                piece = target[start:end]
-                await self._fetch_into(entry, entry.offset + start, piece, limit)
-                if piece.nbytes >= _OFF_LOOP:
-                    crcs[index] = await asyncio.to_thread(_crc.value, piece)
-                else:
-                    crcs[index] = _crc.value(piece)
-                return
+        if entry.size == 0:
+            self._verify(entry, 0)
+            return None if target is not None else BytesView(b"")
+        if target is not None:
+            await self._fetch_into(entry, entry.offset, target, limit)
+            data: Any = target
+        else:
             data = await self._fetch(
-                entry.rank, entry.offset + start, entry.offset + end, limit, f"entry {entry.name!r}"
+                entry.rank, entry.offset, entry.offset + entry.size, limit, f"entry {entry.name!r}"
             )
-            if target is None and keep:
-                kept[index] = data
-            if len(data) >= _OFF_LOOP:
-                # copying into fresh pages and checksumming take milliseconds per part: do it in a
-                # thread (both release the GIL) so the event loop keeps other transfers moving
-                await asyncio.to_thread(place, index, start, end, data)
-            else:
-                place(index, start, end, data)
-
-        await asyncio.gather(*(one(i) for i in range(len(ranges))))
-        crc = 0
-        for (start, end), part_crc in zip(ranges, crcs, strict=True):
-            crc = _crc.combine(crc, part_crc, end - start)
+        crc = await asyncio.to_thread(_crc.value, data) if entry.size >= _OFF_LOOP else _crc.value(data)
         self._verify(entry, crc)
-        return None if target is not None else kept
+        if target is not None or not keep:
+            return None
+        return data  # type: ignore[no-any-return]
 
     def _new_array(self, entry: EntryInfo) -> np.ndarray[Any, Any]:
         assert entry.dtype is not None and entry.shape is not None
@@ -319,10 +299,14 @@ class CheckpointReader:
             out = self._new_array(entry)
             await self._read_into(entry, _flat(out), limit)
             return out
-        parts = await self._read_into(entry, None, limit)
-        assert parts is not None
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        return pickle.loads(data) if entry.kind == "object" else data
+        data = await self._read_into(entry, None, limit)
+        assert data is not None
+        if entry.kind == "object":
+            # unpickling large objects is CPU work: keep it off the event loop
+            if entry.size >= _OFF_LOOP:
+                return await asyncio.to_thread(pickle.loads, data)
+            return pickle.loads(data)
+        return bytes(data)
 
     async def load_array_async(self, name: str, rank: int | None = None) -> np.ndarray[Any, Any]:
         """The array saved as ``name``, with its dtype, shape and memory order."""
@@ -410,7 +394,7 @@ class CheckpointReader:
     ) -> None:
         first, last = batch[0], batch[-1]
         start, end = first.offset, last.offset + last.size
-        data = b""
+        data: BytesView = BytesView(b"")
         if end > start:
             data = await self._fetch(first.rank, start, end, limit, f"entries {first.name!r}..")
         view = memoryview(data)
@@ -438,7 +422,7 @@ class CheckpointReader:
         data = await ops.get_async(uri)
         if len(data) != shard.size:
             raise IntegrityError(f"shard {uri} has {len(data)} bytes; the manifest says {shard.size}", uri)
-        if shard.crc32c is not None and _crc.value(data) != shard.crc32c:
+        if shard.crc32c is not None and await asyncio.to_thread(_crc.value, data) != shard.crc32c:
             raise IntegrityError(f"shard {uri} failed its checksum; the stored data is corrupt", uri)
         return data
 

@@ -6,10 +6,10 @@ torch is imported when these are called, never when s3dlio is imported.
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any
 
 from .. import ops
+from .._buffers import open_view
 from .._sync import run
 from ._streams import ObjectWriteStream
 
@@ -38,8 +38,8 @@ def torch_load(uri: str, **kwargs: Any) -> Any:
     (``map_location``, ``weights_only``, ...)."""
     import torch
 
-    data = run(ops.get_async(uri))
-    return torch.load(io.BytesIO(data), **kwargs)
+    data = run(ops.get_async(uri, zero_copy=True))
+    return torch.load(open_view(data), **kwargs)
 
 
 async def torch_save_async(obj: Any, uri: str, **kwargs: Any) -> None:
@@ -51,5 +51,5 @@ async def torch_load_async(uri: str, **kwargs: Any) -> Any:
     """Async twin of :func:`torch_load` (deserializes in a worker thread)."""
     import torch
 
-    data = await ops.get_async(uri)
-    return await asyncio.to_thread(lambda: torch.load(io.BytesIO(data), **kwargs))
+    data = await ops.get_async(uri, zero_copy=True)
+    return await asyncio.to_thread(lambda: torch.load(open_view(data), **kwargs))

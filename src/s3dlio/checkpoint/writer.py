@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["CheckpointWriter"]
 
 _MiB = 1024 * 1024
+
+
+_OFF_LOOP = 1024 * 1024
+"""Chunks at least this large are checksummed in a thread."""
 
 
 def _chunk_bytes() -> int:
@@ -69,7 +73,7 @@ def _copy_chunks(array: np.ndarray[Any, Any], chunk: int) -> Iterator[np.ndarray
             yield from _copy_chunks(array[index], chunk)
 
 
-def array_chunks(array: np.ndarray[Any, Any], chunk: int) -> tuple[str, Iterator[Any]]:
+def array_chunks(array: np.ndarray[Any, Any], chunk: int) -> tuple[str, Iterable[Any]]:
     """``(order, chunks)``: how ``array`` is laid out on storage and its bytes in slices."""
     if array.nbytes == 0:
         return "C", iter(())
@@ -77,7 +81,17 @@ def array_chunks(array: np.ndarray[Any, Any], chunk: int) -> tuple[str, Iterator
     if array.flags.c_contiguous or array.flags.f_contiguous:
         flat = _as_flat(array)
         return order, (flat[i : i + chunk] for i in range(0, flat.shape[0], chunk))
-    return order, _copy_chunks(array, chunk)
+    return order, _Copies(_copy_chunks(array, chunk))
+
+
+class _Copies:
+    """Chunks that are copied when produced (non-contiguous arrays): produced off the loop."""
+
+    def __init__(self, chunks: Iterator[Any]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.chunks
 
 
 def _buffer_chunks(data: Any, chunk: int) -> Iterator[memoryview]:
@@ -225,9 +239,20 @@ class CheckpointWriter:
         """Write every chunk, computing the CRC of each while the previous one is being written."""
         crc = size = 0
         pending: asyncio.Future[int] | None = None
+        copies = isinstance(chunks, _Copies)
+        iterator = iter(chunks)
         try:
-            for chunk in chunks:
-                crc = _crc.extend(crc, chunk)
+            while True:
+                # copies and checksums of large chunks run in a thread (numpy and google-crc32c
+                # release the GIL), so they never stall the transfers on the event loop
+                chunk = await asyncio.to_thread(next, iterator, None) if copies else next(iterator, None)
+                if chunk is None:
+                    break
+                nbytes = memoryview(chunk).nbytes
+                if nbytes >= _OFF_LOOP:
+                    crc = await asyncio.to_thread(_crc.extend, crc, chunk)
+                else:
+                    crc = _crc.extend(crc, chunk)
                 size += len(chunk)
                 if pending is not None:
                     await pending
@@ -284,7 +309,7 @@ class CheckpointWriter:
         only checkpoints you trust)."""
         check_name(name)
         self._check_open()
-        data = pickle.dumps(obj, protocol=protocol)
+        data = await asyncio.to_thread(pickle.dumps, obj, protocol)  # CPU work: off the loop
         return await self._append(name, "object", _buffer_chunks(data, _chunk_bytes()))
 
     # --- finishing ------------------------------------------------------------------------

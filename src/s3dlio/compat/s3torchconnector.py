@@ -36,7 +36,7 @@ from typing import Any
 
 import torch.utils.data
 
-from .. import _sync, ops
+from .. import _sync, ops, transfer
 from ..config import Config
 from ..errors import ConfigError, InvalidUriError
 from ..stores import AsyncObjectWriter, open_store
@@ -145,12 +145,13 @@ class S3Reader(io.BufferedIOBase):
             store = open_store(self._parsed, self._config)
             start, end = self._range
             if start is None and end is None:
-                data = _sync.run(store.get(self._parsed.key))
+                data = _sync.run(transfer.read_object(store, self._parsed.key, zero_copy=True))
             else:
                 size = _sync.run(store.head(self._parsed.key)).size
                 lo = positive_int("start", 0 if start is None else start, 0)
                 hi = size if end is None else min(size, positive_int("end", end, 0) + 1)
-                data = _sync.run(store.get_range(self._parsed.key, lo, hi)) if lo < hi else b""
+                key = self._parsed.key
+                data = _sync.run(transfer.read_range(store, key, lo, hi, zero_copy=True)) if lo < hi else b""
             self._data = memoryview(data).cast("B") if len(data) else memoryview(b"")
         return self._data
 

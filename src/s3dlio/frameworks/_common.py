@@ -377,7 +377,7 @@ def fetch_in_order(uris: Iterable[str], window: int) -> Iterator[tuple[str, byte
             future.cancel()
 
 
-def apply_transform(transform: Callable[[bytes], T] | None, data: bytes, uri: str) -> Any:
+def apply_transform(transform: Callable[[Any], T] | None, data: Any, uri: str) -> Any:
     """``transform(data)``, with a failure re-raised as :class:`TransformError` naming ``uri``."""
     if transform is None:
         return data

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from ..blocking import get, get_many
+from .. import ops
+from .._sync import run
+from ..blocking import get
 from ..loader.sampler import ShardedSampler
 from ._common import (
     ConfigCarrier,
@@ -204,7 +206,7 @@ class S3MapDataset(Dataset[Any]):
         """Fetch several samples concurrently (``DataLoader`` calls this for each batch)."""
         self._config.ensure()
         uris = [self._uri(i) for i in indices]
-        blobs = get_many(uris, max_in_flight=self.max_in_flight)
+        blobs = run(ops.read_many_async(uris, self.max_in_flight))
         return [apply_transform(self.transform, data, uri) for uri, data in zip(uris, blobs, strict=True)]
 
     def __repr__(self) -> str:

@@ -12,18 +12,16 @@ than a directory gives a dataset of that one object.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .. import _context, _sync
+from .. import _context, _sync, transfer
 from ..errors import IntegrityError, InvalidUriError, NotFoundError, S3dlioError
 from ..ops import list_async, stat_async
 from ..results import ObjectStat
 from ..stores import Store, active
-from ..stores.base import split_ranges
 from ..uri import parse_uri
 from .options import LoaderOptions
 
@@ -40,8 +38,8 @@ __all__ = [
     "create_dataset_async",
 ]
 
-Request = Callable[[], Coroutine[Any, Any, bytes]]
-"""One GET (a whole object or one range); a dataset item is one or more of them, joined in order."""
+Request = Callable[[], Coroutine[Any, Any, Any]]
+"""One read (a whole object, through the engine); a dataset item is one or more, joined in order."""
 
 
 class EmptyDatasetError(S3dlioError, ValueError):
@@ -49,19 +47,21 @@ class EmptyDatasetError(S3dlioError, ValueError):
 
 
 class Fetcher:
-    """Turns an object into its GET requests under one ``part_size`` and ``max_concurrency``.
+    """Reads a dataset's objects through the transfer engine under one ``part_size`` and concurrency.
 
     The store is opened with a configuration derived from the active one:
-    ``part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency``.
-    An object whose size is known and larger than ``part_size`` becomes
-    ``ceil(size / part_size)`` ranged GETs (each counted separately by the loader's
-    ``max_concurrency`` window). An object of unknown size is one whole-object GET; the store
-    itself then splits it into ``part_size`` ranges above ``part_size`` (the derived
-    ``range_get_threshold``).
+    ``part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency``. Each
+    item is one loader request; the engine reads an object larger than ``part_size`` as
+    ``ceil(size / part_size)`` parallel ranges of one version, straight into the item's memory,
+    and checks its size against the listed one. With ``zero_copy`` items are
+    :class:`~s3dlio.BytesView` instead of ``bytes``.
     """
 
-    def __init__(self, part_size: int, max_concurrency: int, client: Client | None = None) -> None:
+    def __init__(
+        self, part_size: int, max_concurrency: int, client: Client | None = None, zero_copy: bool = False
+    ) -> None:
         self.part_size = part_size
+        self.zero_copy = zero_copy
         self._cache, config = active(client)  # ``client``, the bound one, or the default
         self.config = config.replace(
             part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency
@@ -73,51 +73,19 @@ class Fetcher:
 
     def requests(self, uri: str, size: int | None) -> builtins.list[Request]:
         store, key = self.store(uri)
-        if size is None or size <= self.part_size or not store.supports_buckets:
-            # Local files: the store reads large ones in parallel straight into the result.
-            return [partial(_get_whole, store, key, uri, size)]
-        return [
-            partial(_get_range, store, key, uri, start, end)
-            for start, end in split_ranges(0, size, self.part_size)
-        ]
+        return [partial(transfer.read_object, store, key, zero_copy=self.zero_copy, expected_size=size)]
 
 
-async def _get_whole(store: Store, key: str, uri: str, size: int | None) -> bytes:
-    data = await store.get(key)
+def join_parts(parts: Sequence[Any], uri: str | None, size: int | None) -> Any:
+    """Join the parts of one item, checking the total against the listed size."""
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
     if size is not None and len(data) != size:
         raise IntegrityError(f"{uri} changed since it was listed: {len(data)} bytes, listed {size}", uri)
     return data
 
 
-async def _get_range(store: Store, key: str, uri: str, start: int, end: int) -> bytes:
-    data = await store.get_range(key, start, end)
-    if len(data) != end - start:
-        raise IntegrityError(
-            f"{uri} changed since it was listed: bytes [{start}, {end}) gave {len(data)} bytes", uri
-        )
-    return data
-
-
-def join_parts(parts: Sequence[bytes], uri: str | None, size: int | None) -> bytes:
-    """Join the parts of one object, checking the total against the listed size."""
-    if len(parts) == 1:
-        return parts[0]
-    data = b"".join(parts)
-    if size is not None and len(data) != size:
-        raise IntegrityError(f"{uri} changed since it was listed: {len(data)} bytes, listed {size}", uri)
-    return data
-
-
-async def _run_requests(requests: Sequence[Request], concurrency: int) -> builtins.list[bytes]:
-    if len(requests) == 1:
-        return [await requests[0]()]
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one(request: Request) -> bytes:
-        async with semaphore:
-            return await request()
-
-    return builtins.list(await asyncio.gather(*(one(r) for r in requests)))
+async def _run_requests(requests: Sequence[Request], concurrency: int) -> builtins.list[Any]:
+    return await transfer.run_all(requests, concurrency)
 
 
 class BaseDataset:
@@ -139,7 +107,9 @@ class BaseDataset:
         fetcher = self._fetcher_cache
         if fetcher is None:
             opts = self._options
-            fetcher = self._fetcher_cache = Fetcher(opts.part_size, opts.max_concurrency, self.client)
+            fetcher = self._fetcher_cache = Fetcher(
+                opts.part_size, opts.max_concurrency, self.client, opts.zero_copy
+            )
         return fetcher
 
     @property
@@ -177,15 +147,15 @@ class BaseDataset:
             raise IndexError(f"dataset index out of range (length {n})")
         return index
 
-    async def get_async(self, index: int) -> bytes:
+    async def get_async(self, index: int) -> Any:
         """Item ``index`` as bytes (negative indices count from the end)."""
         i = self._index(index)
         opts = self._options
         parts = await _run_requests(self.requests(i, self._fetcher()), opts.max_concurrency)
         return join_parts(parts, self.uri_of(i), self.size_of(i))
 
-    def __getitem__(self, index: int) -> bytes:
-        """Item ``index`` as bytes (blocking; runs on s3dlio's background event loop)."""
+    def __getitem__(self, index: int) -> Any:
+        """Item ``index`` as bytes, or a BytesView with ``zero_copy`` (blocking)."""
         i = self._index(index)
         return _sync.run(self.get_async(i))
 
@@ -270,18 +240,11 @@ class PyDataset(BaseDataset):
         missing = [i for i, size in enumerate(self._sizes) if size is None]
         if not missing:
             return
-        semaphore = asyncio.Semaphore(max_concurrency)
 
         async def one(index: int) -> None:
-            async with semaphore:
-                self._sizes[index] = (await stat_async(self._uris[index]))["size"]
+            self._sizes[index] = (await stat_async(self._uris[index]))["size"]
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for index in missing:
-                    group.create_task(one(index))
-        except BaseExceptionGroup as failed:  # the first failure, as every other call raises it
-            raise failed.exceptions[0] from None
+        await transfer.run_all([partial(one, index) for index in missing], max_concurrency)
 
 
 class PyVecDataset(BaseDataset):

@@ -12,18 +12,21 @@ from typing import Any
 import numpy as np
 
 from .. import _sync
+from .._buffers import BytesView, open_view
 from .._optional import require
 from ..ops import get_async
 
 __all__ = ["decode_hdf5", "decode_npy", "decode_npz", "decode_tfrecord", "read_npz", "read_npz_async"]
 
-Buffer = bytes | bytearray | memoryview
+Buffer = bytes | bytearray | memoryview | BytesView
 
 
-def _stream(data: Buffer) -> io.BytesIO:
-    if isinstance(data, str) or not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"expected bytes, got {type(data).__name__}")
-    return io.BytesIO(data)
+def _stream(data: Buffer) -> io.BufferedIOBase:
+    if isinstance(data, bytes):
+        return io.BytesIO(data)  # shares the bytes object until written (no copy)
+    if isinstance(data, bytearray | memoryview | BytesView):
+        return open_view(data)  # zero-copy views: read in place
+    raise TypeError(f"expected bytes, got {type(data).__name__}")
 
 
 def decode_npz(data: Buffer) -> dict[str, np.ndarray[Any, Any]]:
@@ -64,12 +67,12 @@ def decode_tfrecord(data: Buffer, *, verify: bool = True) -> list[bytes]:
     """
     from ..datagen.formats import iter_tfrecords
 
-    return list(iter_tfrecords(data, verify=verify))
+    return list(iter_tfrecords(data if isinstance(data, bytes) else memoryview(data), verify=verify))
 
 
 async def read_npz_async(uri: str) -> dict[str, np.ndarray[Any, Any]]:
     """Read an ``.npz`` object from any backend and decode it."""
-    return decode_npz(await get_async(uri))
+    return decode_npz(await get_async(uri, zero_copy=True))
 
 
 def read_npz(uri: str) -> dict[str, np.ndarray[Any, Any]]:

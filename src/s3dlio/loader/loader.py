@@ -57,7 +57,7 @@ class LoaderStats:
     """Counters of one loader (instrumentation; all iterations together)."""
 
     requests: int = 0
-    """GET requests started (whole objects and ranges)."""
+    """Item reads started (the engine splits a large item into ranges within one read)."""
     bytes_fetched: int = 0
     batches: int = 0
     buffered_bytes: int = 0
@@ -198,7 +198,7 @@ class _Run:
             index = self.order[pos]
             try:
                 slot.data = join_parts(
-                    slot.parts,  # type: ignore[arg-type]
+                    slot.parts,
                     self.dataset.uri_of(index),
                     self.dataset.size_of(index),
                 )
@@ -533,7 +533,7 @@ class PyBytesAsyncDataLoader:
                 f"but this iteration runs with {split}"
             )
         self._split = split
-        fetcher = Fetcher(options.part_size, options.max_concurrency, self._dataset.client)
+        fetcher = Fetcher(options.part_size, options.max_concurrency, self._dataset.client, options.zero_copy)
         run = _Run(self, order[self._position :], options, fetcher)
         self._run = run
         return run
@@ -554,7 +554,7 @@ class PyBytesAsyncDataLoader:
         async def start() -> ItemIterator:
             tuned, _ = await self._tuning()
             await self._sizes_for(tuned)
-            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency)
+            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, tuned.zero_copy)
             order = self._sampler.indices()
             explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
             split = _worker_split() if explicit else None

@@ -9,7 +9,7 @@ key                    default      meaning
 =====================  ===========  ==================================================================
 ``batch_size``         32           items per batch (``>= 1``)
 ``prefetch``           2            batches fetched ahead of the one being consumed (``>= 0``)
-``max_concurrency``    16           GET requests in flight at once, whole objects and ranges alike
+``max_concurrency``    16           items being read at once; also the ranges in flight per large item
 ``shuffle``            False        shuffle the order every epoch
 ``seed``               None         shuffle seed (``>= 0``); None with ``shuffle`` draws one at random
 ``part_size``          8 MiB        objects larger than this are read as parallel ranged GETs of
@@ -29,6 +29,8 @@ key                    default      meaning
 ``adaptive``           None         ``{"mode": "enabled"|"disabled", "workload_type":
                                     "auto"|"small"|"medium"|"large"|"batch"}``; see
                                     :mod:`s3dlio.loader.adaptive`
+``zero_copy``          False        items are read-only :class:`~s3dlio.BytesView` (no final copy
+                                    into ``bytes``) instead of ``bytes``
 =====================  ===========  ==================================================================
 """
 
@@ -129,6 +131,7 @@ class LoaderOptions:
     epoch: int = 0
     skip_head: bool = True
     adaptive: AdaptiveOptions | None = None
+    zero_copy: bool = False
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +157,7 @@ class LoaderOptions:
             )
         _int("epoch", self.epoch, 0)
         _bool("skip_head", self.skip_head)
+        _bool("zero_copy", self.zero_copy)
         if self.adaptive is not None and not isinstance(self.adaptive, AdaptiveOptions):
             raise ConfigError("loader option 'adaptive' must be built with LoaderOptions.from_dict")
 

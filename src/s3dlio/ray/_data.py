@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -75,7 +76,7 @@ def _read_block(items: Sequence[Item], max_in_flight: int, with_ranges: bool) ->
     yield pa.table(columns)
 
 
-class S3dlioDatasource(Datasource):  # type: ignore[misc]  # ray ships no complete type hints
+class S3dlioDatasource(Datasource):  # type: ignore[misc,unused-ignore]  # ray's hints vary by release
     """Objects (``uri``, ``data``) or byte ranges (also ``offset``, ``length``) as Ray Data rows.
 
     Args:
@@ -110,7 +111,7 @@ class S3dlioDatasource(Datasource):  # type: ignore[misc]  # ray ships no comple
             )
             tasks.append(
                 ReadTask(
-                    lambda share=share: _read_block(share, self._max_in_flight, self._with_ranges),
+                    partial(_read_block, share, self._max_in_flight, self._with_ranges),
                     meta,
                     per_task_row_limit=per_task_row_limit,
                 )
@@ -132,10 +133,11 @@ def read_objects(
     go to ``ray.data.read_datasource``.
     """
     source = S3dlioDatasource(uri_or_uris, max_in_flight=max_in_flight)
-    return read_datasource(source, override_num_blocks=override_num_blocks, **read_args)
+    dataset: Dataset = read_datasource(source, override_num_blocks=override_num_blocks, **read_args)
+    return dataset
 
 
-class S3dlioDatasink(Datasink[list[str]]):  # type: ignore[misc]
+class S3dlioDatasink(Datasink[list[str]]):  # type: ignore[misc,unused-ignore]
     """Writes each row's bytes as one object under ``prefix``, from parallel Ray write tasks.
 
     The object name comes from the column ``name_column`` (a relative key such as

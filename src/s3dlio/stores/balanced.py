@@ -38,7 +38,7 @@ from ..errors import (
     S3dlioError,
     StorageError,
 )
-from .base import AsyncObjectWriter, ObjectInfo, Store
+from .base import AsyncObjectWriter, ObjectInfo, ReadHandle, Store
 
 __all__ = ["BalancedStore", "Balancer", "EndpointStats"]
 
@@ -226,6 +226,10 @@ class Balancer:
             stats.error_count += 1
 
 
+def _size(handle: ReadHandle) -> int:
+    return handle.size
+
+
 class BalancedStore(Store):
     """One bucket served through several endpoints (one backend store per endpoint)."""
 
@@ -246,16 +250,19 @@ class BalancedStore(Store):
             raise AttributeError(name)
         return getattr(self.backends[self.balancer.choose()], name)
 
-    async def get(self, key: str) -> bytes:
-        return await self.balancer.call(lambda i: self.backends[i].get(key), key, size_read=len)
+    async def open_read(self, key: str) -> ReadHandle:
+        # The handle reads one version from the endpoint that opened it.
+        return await self.balancer.call(lambda i: self.backends[i].open_read(key), key, size_read=_size)
 
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
+    async def get_range(self, key: str, start: int, end: int) -> Any:
         return await self.balancer.call(
             lambda i: self.backends[i].get_range(key, start, end), key, size_read=len
         )
 
-    async def read_into(self, key: str, start: int, view: memoryview) -> None:
-        await self.balancer.call(lambda i: self.backends[i].read_into(key, start, view), key)
+    async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
+        await self.balancer.call(
+            lambda i: self.backends[i].read_into(key, start, view, etag), key, size_read=lambda _: view.nbytes
+        )
 
     async def head(self, key: str) -> ObjectInfo:
         return await self.balancer.call(lambda i: self.backends[i].head(key), key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 from ..config import Config
 from ..errors import IntegrityError
 
-__all__ = ["AsyncObjectWriter", "ObjectInfo", "Store"]
+__all__ = ["AsyncObjectWriter", "ObjectChangedError", "ObjectInfo", "ReadHandle", "Store", "short_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,60 @@ class ObjectInfo:
 
 
 class AsyncObjectWriter(ABC):
-    """Streams one object; nothing is visible until :meth:`close`, and :meth:`abort` leaves nothing."""
+    """Streams one object; nothing is visible until :meth:`close`, and :meth:`abort` leaves nothing.
+
+    Lifetimes (as httpx does for its clients): a writer dropped without ``close``/``abort`` emits a
+    :class:`ResourceWarning` and is aborted (:meth:`_abort_on_drop`); ``close()`` after
+    ``abort()`` raises; abort and cancellation wait for an in-flight write before releasing the
+    descriptor or buffer it uses (subclasses hold :attr:`_busy` around each write).
+    """
+
+    _state = "open"
+    _lock: asyncio.Lock | None = None
+
+    @property
+    def _busy(self) -> asyncio.Lock:
+        """Held while a write runs: abort and close take it before releasing resources."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise ValueError(f"write to {self._state} writer for {self._describe()}")
+
+    def _start_close(self) -> bool:
+        """Move to "closed"; False when already closed. Raises after an abort (never silent)."""
+        if self._state == "aborted":
+            raise ValueError(f"close() after abort() for {self._describe()}: nothing was written")
+        if self._state == "closed":
+            return False
+        self._state = "closed"
+        return True
+
+    def _start_abort(self) -> bool:
+        """Move to "aborted"; False when already closed or aborted."""
+        if self._state != "open":
+            return False
+        self._state = "aborted"
+        return True
+
+    def _abort_on_drop(self) -> None:  # noqa: B027  (subclasses release their resources)
+        """Release what the writer holds, synchronously, when it is dropped while open."""
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", "closed") != "open":
+            return
+        self._state = "aborted"
+        warnings.warn(
+            f"{self._describe()} was dropped without close() or abort(); the upload was aborted",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        self._abort_on_drop()
 
     @abstractmethod
     async def write(self, data: Any) -> int:
@@ -73,13 +127,23 @@ class Store(ABC):
         return f"{self.scheme}://{self.bucket}/{key}"
 
     # --- primitives every backend implements -----------------------------------------------
+    # Reads are primitives over one range; planning ranges and running them concurrently is the
+    # transfer engine's job (s3dlio.transfer), never a store's.
     @abstractmethod
-    async def get(self, key: str) -> bytes:
-        """The whole object."""
+    async def open_read(self, key: str) -> ReadHandle:
+        """Open one version of the object for ranged reads (:class:`NotFoundError` if missing)."""
 
     @abstractmethod
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``; the caller guarantees ``0 <= start < end <= size``."""
+    async def get_range(self, key: str, start: int, end: int) -> Any:
+        """Bytes ``[start, end)`` as one request (bytes-like; the engine checks the length)."""
+
+    @abstractmethod
+    async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
+        """Fill ``view`` with the object's bytes from ``start``, straight into it.
+
+        Raises :class:`IntegrityError` when the object ends before ``view`` is full, and
+        :class:`ObjectChangedError` when ``etag`` is given and the object is no longer that version.
+        """
 
     @abstractmethod
     async def head(self, key: str) -> ObjectInfo:
@@ -111,17 +175,6 @@ class Store(ABC):
         """A streaming writer for objects larger than memory."""
 
     # --- optional primitives ---------------------------------------------------------------
-    async def read_into(self, key: str, start: int, view: memoryview) -> None:
-        """Fill ``view`` with the object's bytes from ``start`` (backends copy straight into it).
-
-        Raises :class:`IntegrityError` when the object ends before ``view`` is full.
-        """
-        data = await self.get_range(key, start, start + view.nbytes)
-        if len(data) != view.nbytes:
-            uri = self.uri(key)
-            raise IntegrityError(f"{uri} ended early: {len(data)} of {view.nbytes} bytes at {start}", uri)
-        view[:] = data
-
     async def delete_many(self, keys: Sequence[str]) -> None:
         """Delete existing objects (missing ones are ignored); backends batch where they can."""
         semaphore = asyncio.Semaphore(32)
@@ -141,27 +194,47 @@ class Store(ABC):
         """Delete this store's (empty) bucket."""
         raise NotImplementedError(f"{self.scheme}:// has no buckets to delete")
 
-    # --- generic algorithms ----------------------------------------------------------------
-    batch_reads: ClassVar[int] = 1
-    """How many whole-object reads :meth:`get_batch` serves per call (more where that is cheaper)."""
 
-    async def get_batch(self, keys: Sequence[str]) -> builtins.list[bytes]:
-        """Several whole objects, in order."""
-        return [await self.get(key) for key in keys]
-
-    async def get_ranges(
-        self, key: str, ranges: Sequence[tuple[int, int]], concurrency: int
-    ) -> builtins.list[bytes]:
-        """Fetch several ``[start, end)`` ranges, ``concurrency`` at a time, in order."""
-        semaphore = asyncio.Semaphore(concurrency)
-
-        async def one(start: int, end: int) -> bytes:
-            async with semaphore:
-                return await self.get_range(key, start, end)
-
-        return builtins.list(await asyncio.gather(*(one(s, e) for s, e in ranges)))
+class ObjectChangedError(IntegrityError):
+    """The object was replaced while a read pinned to one of its versions was running."""
 
 
-def split_ranges(start: int, end: int, part_size: int) -> list[tuple[int, int]]:
-    """Cut ``[start, end)`` into consecutive parts of at most ``part_size`` bytes."""
-    return [(offset, min(offset + part_size, end)) for offset in range(start, end, part_size)]
+class ReadHandle(ABC):
+    """One version of one object, open for reads of any of its ranges.
+
+    Local files keep one open descriptor (a rename over the path does not affect it); object
+    stores pin the first response's ETag with ``If-Match`` on every later range. The engine
+    closes a handle only after every read it started on it has finished.
+    """
+
+    def __init__(self, store: Store, key: str, size: int, etag: str | None) -> None:
+        self.store, self.key, self.size, self.etag = store, key, size, etag
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri(self.key)
+
+    @abstractmethod
+    async def read_into(self, start: int, view: memoryview) -> None:
+        """Fill ``view`` with exactly ``view.nbytes`` bytes of this version from ``start``."""
+
+    async def read_all(self) -> Any:
+        """The whole object as one bytes-like value (``bytes`` or obstore ``Bytes``)."""
+        from .._buffers import allocate
+
+        out = allocate(self.size)
+        if self.size:
+            await self.read_into(0, out)
+        return out
+
+    async def close(self) -> None:  # noqa: B027  (nothing to release by default)
+        """Release the descriptor or response (called once, after every read finished)."""
+
+    def short(self, got: int, wanted: int, start: int) -> IntegrityError:
+        """The error for a body shorter than asked for."""
+        return short_read(self.uri, got, wanted, start)
+
+
+def short_read(uri: str, got: int, wanted: int, start: int) -> IntegrityError:
+    """The error for a read that delivered ``got`` of the ``wanted`` bytes at ``start``."""
+    return IntegrityError(f"{uri} ended early: got {got} of {wanted} bytes at offset {start}", uri)

@@ -15,10 +15,11 @@ import mmap
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .base import AsyncObjectWriter
-from .local import LocalStore, _LocalWriter, _remove_quietly
+from .base import AsyncObjectWriter, short_read
+from .local import LocalStore, _LocalWriter
 
 __all__ = ["ALIGNMENT", "DirectIOFallbackWarning", "DirectStore"]
 
@@ -124,27 +125,63 @@ class DirectStore(LocalStore):
     def _open_write(self, temp: str) -> int:
         return _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
-    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
-        if not _is_direct(fd):
-            return super()._read_at(fd, size, offset)
+    def _read_aligned(self, fd: int, size: int, offset: int, sink: Any) -> int:
+        """Read ``[offset, offset + size)`` through aligned blocks, handing each to ``sink``.
+
+        ``sink(view, position)`` receives the wanted bytes of each block. Returns the number of
+        bytes read: fewer than ``size`` only when the file ends. A short O_DIRECT read is the end
+        of the file only when it reaches the file's size; anywhere else it is read again.
+        """
+        end = min(offset + size, os.fstat(fd).st_size)
+        if end <= offset:
+            return 0
         start = offset - offset % ALIGNMENT
-        total = _round_up(offset + size) - start
-        if total == 0:
-            return b""
-        buffer = mmap.mmap(-1, total)
+        staging = min(_STAGING, _round_up(end) - start)
+        buffer = mmap.mmap(-1, staging)
         view = memoryview(buffer)
         try:
-            got = 0
-            while got < total:
-                count = os.preadv(fd, [view[got:]], start + got)
-                got += count
-                if count == 0 or got % ALIGNMENT:
-                    break  # end of file
-            skip = offset - start
-            return bytes(view[skip : max(skip, min(skip + size, got))])
+            position = start  # the aligned file offset of view[0]
+            while position < end:
+                want = min(staging, _round_up(end) - position)
+                got = 0
+                while position + got < end and got < want:
+                    count = os.preadv(fd, [view[got:want]], position + got)
+                    if count == 0:
+                        break
+                    got += count
+                    if got % ALIGNMENT and position + got < end:
+                        # An unaligned short read before the end: the file shrank under us.
+                        break
+                usable_end = min(position + got, end)
+                lo = max(offset, position)
+                if usable_end > lo:
+                    sink(view[lo - position : usable_end - position], lo - offset)
+                if got < want and position + got < end:  # ended (or shrank) before the end
+                    return max(0, usable_end - offset)
+                position += want
+            return end - offset
         finally:
             view.release()
             buffer.close()
+
+    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+        if not _is_direct(fd):
+            return super()._read_at(fd, size, offset)
+        parts: list[bytes] = []
+        self._read_aligned(fd, size, offset, lambda piece, _: parts.append(bytes(piece)))
+        return b"".join(parts)
+
+    def _pread_into(self, fd: int, view: memoryview, offset: int, uri: str) -> None:
+        if not _is_direct(fd):
+            super()._pread_into(fd, view, offset, uri)
+            return
+
+        def place(piece: memoryview, position: int) -> None:
+            view[position : position + piece.nbytes] = piece
+
+        got = self._read_aligned(fd, view.nbytes, offset, place)
+        if got != view.nbytes:
+            raise short_read(uri, got, view.nbytes, offset)
 
     def _write_file(self, fd: int, data: memoryview) -> None:
         if not _is_direct(fd):
@@ -171,28 +208,22 @@ class _DirectWriter(_LocalWriter):
 
     def __init__(self, store: DirectStore, key: str, fd: int, temp: str) -> None:
         super().__init__(store, key, fd, temp)
-        self._aligned = _AlignedWriter(fd)
+        self._aligned: _AlignedWriter | None = _AlignedWriter(fd)
 
-    async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
-        view = memoryview(data).cast("B")
-        await self._store._io("write", self._key, self._aligned.write, view)
-        return view.nbytes
+    def _write_job(self, view: memoryview) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        assert self._aligned is not None
+        return self._aligned.write, (view,)
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        try:
-            await self._store._io("write", self._key, self._aligned.finish)
-        except BaseException:
-            self._closed = True
-            os.close(self._fd)
-            _remove_quietly(self._temp)
-            raise
-        await super().close()
+    def _finish_blocking(self) -> None:
+        aligned, self._aligned = self._aligned, None
+        if aligned is not None:
+            try:
+                aligned.finish()
+            except BaseException:
+                aligned.release()
+                raise
 
-    async def abort(self) -> None:
-        if not self._closed:
-            self._aligned.release()
-        await super().abort()
+    def _release_blocking(self) -> None:
+        aligned, self._aligned = self._aligned, None
+        if aligned is not None:
+            aligned.release()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import stat
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -19,9 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from .._buffers import new_bytes
-from ..errors import AccessDeniedError, IntegrityError, NotFoundError, S3dlioError, StorageError
-from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
+from ..errors import AccessDeniedError, NotFoundError, S3dlioError, StorageError
+from .base import AsyncObjectWriter, ObjectChangedError, ObjectInfo, ReadHandle, Store, short_read
 
 __all__ = ["LocalStore", "TEMP_MARKER", "run_io"]
 
@@ -55,9 +55,23 @@ def io_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-async def run_io(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking call in the I/O pool."""
-    return await asyncio.get_running_loop().run_in_executor(io_pool(), function, *args)
+async def run_io(function: Callable[..., T], *args: Any, discard: Callable[[T], object] | None = None) -> T:
+    """Run a blocking call in the I/O pool and return its result.
+
+    A pool job cannot be stopped, and it may be writing into a buffer or using a descriptor. So
+    when the caller is cancelled, this still waits for the job to finish before the cancellation
+    propagates (``discard`` then releases what the job returned, e.g. closes an opened fd).
+    """
+    future = asyncio.get_running_loop().run_in_executor(io_pool(), function, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({future})
+        if not future.cancelled() and future.exception() is None and discard is not None:
+            discard(future.result())
+        raise
 
 
 def translate_os_error(exc: OSError, uri: str, action: str) -> Exception:
@@ -87,6 +101,34 @@ def _read_exact(fd: int, size: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+def _version(st: os.stat_result) -> str:
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"  # a replaced file is a new inode
+
+
+class _LocalHandle(ReadHandle):
+    """One open descriptor: every range of one read comes from the same file, whatever renames."""
+
+    store: LocalStore
+
+    def __init__(self, store: LocalStore, key: str, fd: int, size: int, etag: str) -> None:
+        super().__init__(store, key, size, etag)
+        self.fd = fd
+
+    async def read_into(self, start: int, view: memoryview) -> None:
+        await self.store._io("get", self.key, self.store._pread_into, self.fd, view, start, self.uri)
+
+    async def read_all(self) -> Any:
+        data = await self.store._io("get", self.key, self.store._read_at, self.fd, self.size, 0)
+        if len(data) != self.size:
+            raise self.short(len(data), self.size, 0)
+        return data
+
+    async def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
 class LocalStore(Store):
     """The local filesystem; the key is the absolute path without its leading slash."""
 
@@ -97,31 +139,61 @@ class LocalStore(Store):
         """The filesystem path of ``key``."""
         return "/" + key.lstrip("/")
 
-    async def _io(self, action: str, key: str, function: Callable[..., T], *args: Any) -> T:
+    async def _io(
+        self, action: str, key: str, function: Callable[..., T], *args: Any, discard: Any = None
+    ) -> T:
         try:
-            return await run_io(function, *args)
+            return await run_io(function, *args, discard=discard)
         except S3dlioError:
             raise
         except OSError as exc:
             raise translate_os_error(exc, self.uri(key), action) from exc
 
-    # --- reads ------------------------------------------------------------------------------
+    # --- reads (primitives; the engine in s3dlio.transfer plans and runs them) ----------------
     def _open_read(self, path: str) -> int:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
-    def _read_whole(self, path: str) -> tuple[int, bytes | None]:
-        """Read a file that is small enough; for a large one, return only its size."""
+    def _open_pinned(self, path: str) -> tuple[int, int, str]:
         fd = self._open_read(path)
         try:
-            size = os.fstat(fd).st_size
-            if size > self.config.range_get_threshold:
-                return size, None
-            return size, self._read_at(fd, size, 0)
-        finally:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        except BaseException:
             os.close(fd)
+            raise
+        return fd, st.st_size, _version(st)
+
+    async def open_read(self, key: str) -> ReadHandle:
+        fd, size, etag = await self._io(
+            "get", key, self._open_pinned, self.path(key), discard=lambda found: os.close(found[0])
+        )
+        return _LocalHandle(self, key, fd, size, etag)
 
     def _read_at(self, fd: int, size: int, offset: int) -> bytes:
         return _read_exact(fd, size, offset)
+
+    def _pread_into(self, fd: int, view: memoryview, offset: int, uri: str) -> None:
+        """Fill ``view`` from ``offset``; a file that ends first is an :class:`IntegrityError`."""
+        done = 0
+        while done < view.nbytes:
+            count = os.preadv(fd, [view[done:]], offset + done)
+            if count == 0:
+                raise short_read(uri, done, view.nbytes, offset)
+            done += count
+
+    def _read_range_into(self, path: str, view: memoryview, offset: int, etag: str | None) -> None:
+        fd = self._open_read(path)
+        try:
+            uri = self.uri(path.lstrip("/"))
+            if etag is not None and _version(os.fstat(fd)) != etag:
+                raise ObjectChangedError(f"{uri} was replaced during the read", uri)
+            self._pread_into(fd, view, offset, uri)
+        finally:
+            os.close(fd)
+
+    async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
+        await self._io("get", key, self._read_range_into, self.path(key), view, start, etag)
 
     def _read_range(self, path: str, start: int, end: int) -> bytes:
         fd = self._open_read(path)
@@ -130,67 +202,32 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
-    async def get(self, key: str) -> bytes:
-        path = self.path(key)
-        size, data = await self._io("get", key, self._read_whole, path)
-        if data is not None:
-            return data
-        ranges = split_ranges(0, size, self.config.part_size)
-        if type(self)._read_at is not LocalStore._read_at:  # O_DIRECT needs aligned buffers
-            return b"".join(await self.get_ranges(key, ranges, self.config.max_concurrency))
-        # Read the parts in parallel straight into the final bytes object (no join copy).
-        builder = new_bytes(size)
-        semaphore = asyncio.Semaphore(self.config.max_concurrency)
-
-        async def one(start: int, end: int) -> None:
-            async with semaphore:
-                await self._io("get", key, self._read_into, path, builder.view[start:end], start)
-
-        await asyncio.gather(*(one(start, end) for start, end in ranges))
-        return builder.result()
-
-    async def read_into(self, key: str, start: int, view: memoryview) -> None:
-        if type(self)._read_at is not LocalStore._read_at:  # O_DIRECT needs aligned buffers
-            await super().read_into(key, start, view)
-            return
-        await self._io("get", key, self._read_into, self.path(key), view, start)
-
-    def _read_into(self, path: str, view: memoryview, offset: int) -> None:
-        fd = self._open_read(path)
-        try:
-            done = 0
-            while done < view.nbytes:
-                count = os.preadv(fd, [view[done:]], offset + done)
-                if count == 0:
-                    uri = self.uri(path.lstrip("/"))
-                    raise IntegrityError(f"{uri} ended early: {done} of {view.nbytes} bytes at {offset}", uri)
-                done += count
-        finally:
-            os.close(fd)
-
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         return await self._io("get", key, self._read_range, self.path(key), start, end)
 
     batch_reads: ClassVar[int] = 8
+    """Small files are read several per thread-pool job (halves the per-file overhead)."""
 
-    def _read_several(self, keys: Sequence[str]) -> list[bytes | int]:
-        """Whole small files in one pool job; a large file's entry is its size, read later."""
-        results: list[bytes | int] = []
+    def _read_several(self, keys: Sequence[str], limit: int) -> list[bytes | None]:
+        results: list[bytes | None] = []
         for key in keys:
+            path = self.path(key)
             try:
-                size, data = self._read_whole(self.path(key))
+                fd, size, _ = self._open_pinned(path)
+                try:
+                    data = None if size > limit else self._read_at(fd, size, 0)
+                finally:
+                    os.close(fd)
             except OSError as exc:
                 raise translate_os_error(exc, self.uri(key), "get") from exc
-            results.append(size if data is None else data)
+            if data is not None and len(data) != size:
+                raise short_read(self.uri(key), len(data), size, 0)
+            results.append(data)
         return results
 
-    async def get_batch(self, keys: Sequence[str]) -> list[bytes]:
-        """Small files are read several per thread-pool job, which halves the per-file overhead."""
-        found = await run_io(self._read_several, keys)
-        return [
-            item if isinstance(item, bytes) else await self.get(key)
-            for key, item in zip(keys, found, strict=False)
-        ]
+    async def read_small_batch(self, keys: Sequence[str], limit: int) -> list[bytes | None]:
+        """Whole files of at most ``limit`` bytes, several per pool job (None: larger, read it alone)."""
+        return await run_io(self._read_several, keys, limit)
 
     def _stat(self, path: str) -> ObjectInfo:
         st = os.stat(path)
@@ -288,7 +325,7 @@ def _file_info(key: str, st: os.stat_result) -> ObjectInfo:
     return ObjectInfo(
         key=key,
         size=st.st_size,
-        etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+        etag=_version(st),
         last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
     )
 
@@ -336,30 +373,58 @@ class _LocalWriter(AsyncObjectWriter):
 
     def __init__(self, store: LocalStore, key: str, fd: int, temp: str) -> None:
         self._store, self._key, self._fd, self._temp = store, key, fd, temp
-        self._closed = False
+
+    def _describe(self) -> str:
+        return self._store.uri(self._key)
 
     async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        self._check_open()
         view = memoryview(data).cast("B")
-        await self._store._io("write", self._key, self._store._write_file, self._fd, view)
+        async with self._busy:  # abort waits for this write before closing the fd
+            self._check_open()
+            # The pool job must not reference the writer itself: a pool thread drops its job a
+            # moment after the result is delivered, which would delay the drop finalizer.
+            function, args = self._write_job(view)
+            await self._store._io("write", self._key, function, *args)
         return view.nbytes
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _write_job(self, view: memoryview) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        return self._store._write_file, (self._fd, view)
 
+    def _finish_blocking(self) -> None:
+        """Flush what is pending (direct:// tail) before the commit; nothing for plain files."""
+
+    def _release_blocking(self) -> None:
+        """Free buffers held for writing (direct:// staging)."""
+
+    async def close(self) -> None:
+        if not self._start_close():
+            return
         store = self._store
-        await store._io("close", self._key, store.commit_file, self._fd, self._temp, store.path(self._key))
+        async with self._busy:
+
+            def finish() -> None:
+                try:
+                    self._finish_blocking()
+                except BaseException:
+                    self._discard()
+                    raise
+                store.commit_file(self._fd, self._temp, store.path(self._key))
+
+            await store._io("close", self._key, finish)
+
+    def _discard(self) -> None:
+        self._release_blocking()
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+        _remove_quietly(self._temp)
 
     async def abort(self) -> None:
-        if self._closed:
+        if not self._start_abort():
             return
-        self._closed = True
+        async with self._busy:  # an in-flight write finishes before its fd is closed
+            await run_io(self._discard)
 
-        def discard() -> None:
-            os.close(self._fd)
-            _remove_quietly(self._temp)
-
-        await run_io(discard)
+    def _abort_on_drop(self) -> None:
+        self._discard()

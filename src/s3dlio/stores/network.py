@@ -9,13 +9,17 @@ are not retried and surface at once as :class:`AccessDeniedError`.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import gc
 import json
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from .._buffers import new_bytes
 from .._native import native
 from ..errors import (
     AccessDeniedError,
@@ -28,12 +32,11 @@ from ..errors import (
     StorageTimeoutError,
 )
 from . import _admin
-from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
+from .base import AsyncObjectWriter, ObjectChangedError, ObjectInfo, ReadHandle, Store, short_read
 
 __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
-_SMALL = 1 << 20  # below this, one copy of the whole body is cheaper than streaming
 _CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
 _BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
 _ACCESS_DENIED = (
@@ -69,6 +72,57 @@ def translate_error(exc: BaseException, uri: str, action: str) -> BaseException:
     if "timed out" in text or "timeout" in text.lower():
         return StorageTimeoutError(f"cannot {action} {uri}: timed out: {summary}", uri)
     return StorageError(f"cannot {action} {uri}: {summary}", uri)
+
+
+class _Quiesce:
+    """Counts native (obstore) calls in flight, for a clean interpreter exit.
+
+    obstore's Tokio threads finish a call (resolve its future, then drop what they hold of
+    Python: buffers, results) on their own schedule. If that happens while the interpreter
+    finalizes, the thread cannot take the GIL and the process aborts (exit 134). So at exit
+    (``atexit``), :func:`quiesce` stops new calls, waits for the calls in flight, and then for a
+    short grace period after the last one ended, all bounded; buffers passed to obstore stay
+    referenced by their callers' frames until then.
+    """
+
+    lock = threading.Lock()
+    in_flight = 0
+    last_end = 0.0
+    closing = False
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if _Quiesce.closing:
+                raise StorageError("s3dlio is shutting down (interpreter exit): no new requests", "")
+            _Quiesce.in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            _Quiesce.in_flight -= 1
+            _Quiesce.last_end = time.monotonic()
+
+
+_native_call = _Quiesce()
+_GRACE = 0.15  # seconds after the last native call ended (Tokio drops its Python refs by then)
+_BOUND = 5.0  # never hold up an exit longer than this
+
+
+def quiesce(grace: float = _GRACE, bound: float = _BOUND) -> None:
+    """Stop new native calls and let the ones in flight finish (bounded); runs from ``atexit``."""
+    with _Quiesce.lock:
+        _Quiesce.closing = True
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        with _Quiesce.lock:
+            busy = _Quiesce.in_flight > 0
+            idle_for = time.monotonic() - _Quiesce.last_end
+        if not busy and idle_for >= grace:
+            break
+        time.sleep(0.01)
+    gc.collect()  # drop unreachable obstore results and streams while Python is fully alive
+
+
+atexit.register(quiesce)
 
 
 def _info(meta: Any) -> ObjectInfo:
@@ -125,66 +179,54 @@ class NetworkStore(Store):
 
     async def _call(self, action: str, key: str, function: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await getattr(native(), function)(self.native_store, *args, **kwargs)
+            with _native_call:
+                return await getattr(native(), function)(self.native_store, *args, **kwargs)
         except Exception as exc:
             raise translate_error(exc, self.uri(key), action) from exc
 
-    async def get(self, key: str) -> bytes:
+    # --- reads (primitives; the engine in s3dlio.transfer plans and runs them) ----------------
+    async def open_read(self, key: str) -> ReadHandle:
         result = await self._call("get", key, "get_async", key)
-        size = int(result.meta["size"])
+        meta = result.meta
+        return _NetworkHandle(self, key, result, int(meta["size"]), meta.get("e_tag"))
+
+    async def _drain(self, key: str, result: Any, view: memoryview, stop_early: bool = False) -> None:
+        """Copy a response body into ``view`` as it arrives; its length must match exactly."""
+        position, end = 0, view.nbytes
         try:
-            if size <= _SMALL:
-                return bytes(await result.bytes_async())
-            # Stream straight into the final bytes object: no whole-body buffer, no second copy.
-            builder = new_bytes(size)
-            if size <= self.config.range_get_threshold:
-                await self._drain(key, result, builder.view, 0, size)
-            else:
-                # Keep the first part of this response; fetch the rest as parallel ranges.
-                part = self.config.part_size
-                await self._drain(key, result, builder.view, 0, part, stop_early=True)
-                await self._fill_ranges(key, builder.view, split_ranges(part, size, part))
+            with _native_call:
+                async for chunk in result.stream(min_chunk_size=_CHUNK):
+                    count = len(chunk)
+                    if position + count > end:
+                        if not stop_early:
+                            uri = self.uri(key)
+                            raise IntegrityError(f"{uri}: the server sent over {end} bytes", uri)
+                        count = end - position
+                    view[position : position + count] = memoryview(chunk)[:count]
+                    position += count
+                    if position >= end and stop_early:
+                        return  # drop the rest of the stream (the connection is closed)
         except Exception as exc:
             raise translate_error(exc, self.uri(key), "get") from exc
-        return builder.result()
-
-    async def _drain(
-        self, key: str, result: Any, view: memoryview, start: int, end: int, stop_early: bool = False
-    ) -> None:
-        """Copy a response body into ``view[start:end]`` as it arrives."""
-        position = start
-        async for chunk in result.stream(min_chunk_size=_CHUNK):
-            count = min(len(chunk), end - position)
-            view[position : position + count] = memoryview(chunk)[:count]
-            position += count
-            if position >= end and stop_early:
-                return  # drop the rest of the stream (the connection is closed)
         if position != end:
-            uri = self.uri(key)
-            raise IntegrityError(f"cannot get {uri}: got {position - start} of {end - start} bytes", uri)
+            raise short_read(self.uri(key), position, end, 0)
 
-    async def read_into(self, key: str, start: int, view: memoryview) -> None:
+    async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
+        options: dict[str, Any] = {"range": (start, start + view.nbytes)}
+        if etag is not None:
+            options["if_match"] = etag
         try:
-            result = await native().get_async(
-                self.native_store, key, options={"range": (start, start + view.nbytes)}
-            )
-            await self._drain(key, result, view, 0, view.nbytes)
+            with _native_call:
+                result = await native().get_async(self.native_store, key, options=options)
         except Exception as exc:
+            if etag is not None and type(exc).__name__ == "PreconditionError":
+                uri = self.uri(key)
+                raise ObjectChangedError(f"{uri} was replaced during the read (ETag {etag})", uri) from exc
             raise translate_error(exc, self.uri(key), "get") from exc
+        await self._drain(key, result, view)
 
-    async def _fill_ranges(self, key: str, view: memoryview, ranges: list[tuple[int, int]]) -> None:
-        semaphore = asyncio.Semaphore(self.config.max_concurrency)
-
-        async def one(start: int, end: int) -> None:
-            async with semaphore:
-                result = await native().get_async(self.native_store, key, options={"range": (start, end)})
-                await self._drain(key, result, view, start, end)
-
-        await asyncio.gather(*(one(s, e) for s, e in ranges))
-
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
-        data = await self._call("get", key, "get_range_async", key, start=start, end=end)
-        return bytes(data)
+    async def get_range(self, key: str, start: int, end: int) -> Any:
+        return await self._call("get", key, "get_range_async", key, start=start, end=end)
 
     async def head(self, key: str) -> ObjectInfo:
         return _info(await self._call("stat", key, "head_async", key))
@@ -324,12 +366,66 @@ class GCSStore(NetworkStore):
         )
 
 
+class _NetworkHandle(ReadHandle):
+    """The first GET's response and its ETag; later ranges are sent with ``If-Match`` on it."""
+
+    store: NetworkStore
+
+    def __init__(self, store: NetworkStore, key: str, first: Any, size: int, etag: str | None) -> None:
+        super().__init__(store, key, size, etag)
+        self._first = first
+
+    def _take_first(self) -> Any:
+        first, self._first = self._first, None
+        return first
+
+    async def read_all(self) -> Any:
+        first = self._take_first()
+        if first is None:
+            return await super().read_all()
+        try:
+            with _native_call:
+                data = await first.bytes_async()
+        except Exception as exc:
+            raise translate_error(exc, self.uri, "get") from exc
+        if len(data) != self.size:
+            raise self.short(len(data), self.size, 0)
+        return data
+
+    async def read_into(self, start: int, view: memoryview) -> None:
+        first = self._take_first() if start == 0 else None
+        if first is not None:
+            await self.store._drain(self.key, first, view, stop_early=view.nbytes < self.size)
+            return
+        await self.store.read_into(self.key, start, view, self.etag)
+
+    async def close(self) -> None:
+        self._first = None
+
+
+_orphans: set[asyncio.Future[Any]] = set()
+"""Uploads of dropped writers, kept alive while they abort."""
+
+
 class _End:
     """Queue marker: the writer was closed."""
 
 
 class _Aborted(Exception):
     """Raised into obstore's upload to make it abort the multipart upload."""
+
+
+async def _feed(backlog: list[bytes], queue: asyncio.Queue[bytes | _End | _Aborted]) -> AsyncIterator[bytes]:
+    """The chunks for obstore's upload: the backlog, then the queue until its end marker."""
+    while backlog:
+        yield backlog.pop(0)
+    while True:
+        item = await queue.get()
+        if isinstance(item, _End):
+            return
+        if isinstance(item, _Aborted):
+            raise item
+        yield item
 
 
 class _NetworkWriter(AsyncObjectWriter):
@@ -346,19 +442,22 @@ class _NetworkWriter(AsyncObjectWriter):
         self._queue: asyncio.Queue[bytes | _End | _Aborted] = asyncio.Queue(maxsize=4)
         self._upload: asyncio.Future[Any] | None = None
         self._backlog: list[bytes] = []
-        self._closed = False
+
+    def _describe(self) -> str:
+        return self._store.uri(self._key)
 
     async def write(self, data: Any) -> int:
-        if self._closed:
-            raise ValueError(f"write to closed writer for {self._store.uri(self._key)}")
+        self._check_open()
         chunk = bytes(data)
-        if self._upload is None:
-            self._pending.append(chunk)
-            self._pending_size += len(chunk)
-            if self._pending_size > self._store.config.multipart_threshold:
-                self._start_upload()
-        else:
-            await self._enqueue(chunk)
+        async with self._busy:
+            self._check_open()
+            if self._upload is None:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                if self._pending_size > self._store.config.multipart_threshold:
+                    self._start_upload()
+            else:
+                await self._enqueue(chunk)
         return len(chunk)
 
     def _start_upload(self) -> None:
@@ -370,23 +469,13 @@ class _NetworkWriter(AsyncObjectWriter):
                 self._key,
                 "put_async",
                 self._key,
-                self._chunks(),
+                _feed(self._backlog, self._queue),  # holds no reference to the writer (drop -> abort)
                 use_multipart=True,
                 chunk_size=config.part_size,
                 max_concurrency=config.max_concurrency,
             )
         )
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        while self._backlog:
-            yield self._backlog.pop(0)
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _End):
-                return
-            if isinstance(item, _Aborted):
-                raise item
-            yield item
 
     async def _enqueue(self, item: bytes | _End | _Aborted) -> None:
         assert self._upload is not None
@@ -400,26 +489,44 @@ class _NetworkWriter(AsyncObjectWriter):
             )
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._start_close():
             return
-        self._closed = True
-        if self._upload is None:
-            data = b"".join(self._pending)
-            self._pending = []
-            await self._store.put(self._key, memoryview(data))
-            return
-        await self._enqueue(_End())
-        await self._upload
+        async with self._busy:
+            if self._upload is None:
+                data = b"".join(self._pending)
+                self._pending = []
+                await self._store.put(self._key, memoryview(data))
+                return
+            await self._enqueue(_End())
+            await self._upload
 
     async def abort(self) -> None:
-        if self._closed:
+        if not self._start_abort():
             return
-        self._closed = True
         self._pending = []
-        if self._upload is None:
+        async with self._busy:  # an in-flight write has handed over its chunk first
+            if self._upload is None:
+                return
+            try:
+                await self._enqueue(_Aborted("aborted by the caller"))
+                await self._upload
+            except (_Aborted, S3dlioError):
+                pass
+
+    def _abort_on_drop(self) -> None:
+        self._pending = []
+        upload = self._upload
+        if upload is None or upload.done():
             return
-        try:
-            await self._enqueue(_Aborted("aborted by the caller"))
-            await self._upload
-        except (_Aborted, S3dlioError):
-            pass
+        queue = self._queue
+        _orphans.add(upload)  # keep the upload alive until obstore has aborted it
+        upload.add_done_callback(_orphans.discard)
+        upload.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+        def stop() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(_Aborted("the writer was dropped without close()"))
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing runs any more
+            upload.get_loop().call_soon_threadsafe(stop)
