@@ -2,8 +2,13 @@
 
 Timeouts: a connect timeout, and a *stall* timeout (``read_timeout``: no byte received for that
 long) instead of a total-request timeout, so a slow but moving transfer of a large object is never
-killed. Transient errors are retried by object_store with jittered exponential backoff; 401/403
-are not retried and surface at once as :class:`AccessDeniedError`.
+killed. Transient errors (5xx, 429, connection resets, timeouts) are retried by object_store with
+jittered exponential backoff starting at 0.5 s, so a server answering 503 SlowDown really gets
+slower traffic; 401/403 are not retried and surface at once as :class:`AccessDeniedError`.
+
+Errors are mapped by obstore's exception type and the HTTP status and service error code it
+records (:func:`error_details`), never by matching words in the message: a key containing
+"timeout" or "NoSuchBucket" cannot change which error you get.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -33,40 +40,93 @@ from .base import AsyncObjectWriter, ObjectInfo, Store, split_ranges
 __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
+# object_store waits a random time in [init, previous wait * base] before each retry (decorrelated
+# jitter), capped at max. A 100 ms start let 10 retries of a 503 SlowDown fire within 1.5-5 s; with
+# these, every wait is >= 0.5 s, waits grow about 2x per retry, and 10 retries spread over ~1-2 min
+# (still bounded by ``retry_timeout``).
+_INIT_BACKOFF = timedelta(milliseconds=500)
+_MAX_BACKOFF = timedelta(seconds=20)
+_BACKOFF_BASE = 3
 _SMALL = 1 << 20  # below this, one copy of the whole body is cheaper than streaming
 _CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
-_BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
-_ACCESS_DENIED = (
-    "SignatureDoesNotMatch",
-    "InvalidAccessKeyId",
-    "AccessDenied",
-    "AuthorizationFailure",
-    "AuthenticationFailed",
-    "403 Forbidden",
-    "401 Unauthorized",
-)
+_BUCKET_MISSING_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
+_THROTTLED = frozenset({429, 503})
+
+# obstore renders every error as its message, then "Debug source:" and Rust's pretty ``{:#?}`` of
+# the error value: one field per line. Keys, URLs and server bodies appear there only as values
+# (quoted strings escape newlines; URLs contain no spaces), so a pattern anchored to a whole line
+# reads a *field*, which no key or body text can forge.
+_DEBUG_MARK = "\n\nDebug source:\n"
+_STATUS_FIELD = re.compile(r"^\s*status: (\d{3}),$", re.MULTILINE)
+_HTTP_KIND_FIELD = re.compile(r"HttpError \{\n\s*kind: (\w+),$", re.MULTILINE)
+_BODY_FIELD = re.compile(r'^\s*body: Some\(\n\s*"((?:[^"\\]|\\.)*)",$', re.MULTILINE)
+_XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """What an obstore error says in its structured fields (never read from its free text)."""
+
+    kinds: frozenset[str]
+    """Names of obstore's exception classes in the error's type hierarchy."""
+    status: int | None
+    """The HTTP status of the last answer, if the server answered."""
+    code: str | None
+    """The service's error code (``<Code>`` of an S3/Azure/GCS XML error body), if any."""
+    http_kind: str | None
+    """object_store's transport error kind (``Timeout``, ``Connect``, ``Interrupted``, ...)."""
+
+
+def error_details(exc: BaseException) -> ErrorDetails:
+    """Read an obstore exception's type, HTTP status, service error code and transport kind."""
+    kinds = frozenset(
+        cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith(("obstore", "pyo3_object"))
+    )
+    debug = str(exc).partition(_DEBUG_MARK)[2]
+    statuses = _STATUS_FIELD.findall(debug)
+    http_kinds = _HTTP_KIND_FIELD.findall(debug)
+    code = None
+    for body in _BODY_FIELD.findall(debug):
+        try:
+            text = json.loads(f'"{body}"')  # Rust's Debug escapes are JSON-compatible here
+        except ValueError:
+            text = body
+        found = _XML_CODE.search(text)
+        if found:
+            code = found.group(1)
+    return ErrorDetails(
+        kinds=kinds,
+        status=int(statuses[-1]) if statuses else None,
+        code=code,
+        http_kind=http_kinds[-1] if http_kinds else None,
+    )
 
 
 def translate_error(exc: BaseException, uri: str, action: str) -> BaseException:
-    """Map an obstore exception to our tree, keeping only the useful first line of its text."""
+    """Map an obstore exception to our tree by its type and HTTP status (see :func:`error_details`).
+
+    The message keeps the first line of obstore's text for humans; nothing is decided from it.
+    """
     if isinstance(exc, S3dlioError | asyncio.CancelledError):
         return exc
-    text = str(exc)
-    summary = text.split("\n", 1)[0][:400]
-    kind = type(exc).__name__
-    if any(marker in text for marker in _BUCKET_MISSING):
+    summary = str(exc).split("\n", 1)[0][:400]
+    details = error_details(exc)
+    status, code = details.status, details.code
+    if code in _BUCKET_MISSING_CODES:
         return BucketNotFoundError(f"cannot {action} {uri}: the bucket/container does not exist", uri)
-    if isinstance(exc, FileNotFoundError) or kind == "NotFoundError":
+    if isinstance(exc, FileNotFoundError) or "NotFoundError" in details.kinds or status == 404:
         return NotFoundError(f"cannot {action} {uri}: no such object", uri)
-    if kind in ("PermissionDeniedError", "UnauthenticatedError") or any(
-        marker in text for marker in _ACCESS_DENIED
-    ):
+    if details.kinds & {"PermissionDeniedError", "UnauthenticatedError"} or status in (401, 403):
         return AccessDeniedError(
             f"cannot {action} {uri}: access denied (check credentials and permissions): {summary}", uri
         )
-    if kind == "AlreadyExistsError":
+    if "AlreadyExistsError" in details.kinds:
         return AlreadyExistsError(f"cannot {action} {uri}: it already exists", uri)
-    if "timed out" in text or "timeout" in text.lower():
+    if status is not None:
+        reason = f"HTTP {status}" + (f" {code}" if code else "")
+        retried = " after retries" if status in _THROTTLED or status >= 500 else ""
+        return StorageError(f"cannot {action} {uri}: the service answered {reason}{retried}: {summary}", uri)
+    if details.http_kind == "Timeout":
         return StorageTimeoutError(f"cannot {action} {uri}: timed out: {summary}", uri)
     return StorageError(f"cannot {action} {uri}: {summary}", uri)
 
@@ -106,9 +166,9 @@ class NetworkStore(Store):
             "max_retries": self.config.max_retries,
             "retry_timeout": timedelta(seconds=self.config.retry_timeout),
             "backoff": {
-                "init_backoff": timedelta(milliseconds=100),
-                "max_backoff": timedelta(seconds=15),
-                "base": 2,
+                "init_backoff": _INIT_BACKOFF,
+                "max_backoff": _MAX_BACKOFF,
+                "base": _BACKOFF_BASE,
             },
         }
 
