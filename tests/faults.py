@@ -1,8 +1,8 @@
 """A fault-injecting HTTP proxy for tests, placed in front of a real server (SeaweedFS).
 
 The proxy forwards every request unchanged (headers included, so SigV4 signatures stay valid) and
-injects faults by rule. A rule matches a request by method, a regular expression on the path and
-a substring of the query, and affects its first ``times`` matches (``times=None``: all of them)::
+injects faults by rule. A rule matches a request by method and by regular expressions on the path
+and on the query string, and affects its first ``times`` matches (``times=None``: all of them)::
 
     proxy.inject(Fault("reset", method="GET", path=r"/bucket/key$", times=1))
 
@@ -66,7 +66,7 @@ class Fault:
             return False
         if self.path is not None and re.search(self.path, path) is None:
             return False
-        return self.query is None or self.query in query
+        return self.query is None or re.search(self.query, query) is not None
 
 
 class FaultProxy:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ _DEBUG_MARK = "\n\nDebug source:\n"
 _STATUS_FIELD = re.compile(r"^\s*status: (\d{3}),$", re.MULTILINE)
 _HTTP_KIND_FIELD = re.compile(r"HttpError \{\n\s*kind: (\w+),$", re.MULTILINE)
 _BODY_FIELD = re.compile(r'^\s*body: Some\(\n\s*"((?:[^"\\]|\\.)*)",$', re.MULTILINE)
+_RETRIES_FIELD = re.compile(r"^\s*retries: (\d+),$", re.MULTILINE)
 _XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 
 
@@ -75,6 +77,9 @@ class ErrorDetails:
     """The service's error code (``<Code>`` of an S3/Azure/GCS XML error body), if any."""
     http_kind: str | None
     """object_store's transport error kind (``Timeout``, ``Connect``, ``Interrupted``, ...)."""
+    retries: int | None
+    """How often object_store retried the request; None when it failed outside its retry loop
+    (e.g. while reading an answer's body)."""
 
 
 def error_details(exc: BaseException) -> ErrorDetails:
@@ -85,6 +90,7 @@ def error_details(exc: BaseException) -> ErrorDetails:
     debug = str(exc).partition(_DEBUG_MARK)[2]
     statuses = _STATUS_FIELD.findall(debug)
     http_kinds = _HTTP_KIND_FIELD.findall(debug)
+    retries = _RETRIES_FIELD.findall(debug)
     code = None
     for body in _BODY_FIELD.findall(debug):
         try:
@@ -99,6 +105,7 @@ def error_details(exc: BaseException) -> ErrorDetails:
         status=int(statuses[-1]) if statuses else None,
         code=code,
         http_kind=http_kinds[-1] if http_kinds else None,
+        retries=int(retries[-1]) if retries else None,
     )
 
 
@@ -262,21 +269,64 @@ class NetworkStore(Store):
         )
 
     async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
+        """List in pages; a page whose answer breaks off is fetched again (see :meth:`_relist`).
+
+        object_store retries a listing request that fails before its answer arrives; one whose
+        body is cut off surfaces at once. Such a failure restarts the listing just after the last
+        key already yielded, so the result has no gap and no duplicate. When retries run out the
+        error is raised: a listing is never silently partial.
+        """
         prefix = prefix.strip("/")
+        uri = self.uri(prefix)
         if not recursive:
-            result = await self._call("list", prefix, "list_with_delimiter_async", prefix or None)
+            failures = 0
+            while True:
+                try:
+                    result = await native().list_with_delimiter_async(self.native_store, prefix or None)
+                    break
+                except Exception as exc:
+                    failures = await self._relist(exc, uri, failures)
             entries = [
                 ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]
             ]
             entries += [_info(meta) for meta in result["objects"]]
             yield sorted(entries, key=lambda e: e.key)
             return
-        try:
-            stream = native().list(self.native_store, prefix or None, chunk_size=1000)
-            async for batch in stream:
+        last: str | None = None  # the last key yielded: a restart lists only keys after it
+        failures = 0
+        while True:
+            kwargs = {"offset": last} if last is not None else {}
+            stream = native().list(self.native_store, prefix or None, chunk_size=1000, **kwargs)
+            iterator = aiter(stream)
+            while True:
+                try:
+                    batch = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    failures = await self._relist(exc, uri, failures)
+                    break  # restart after ``last``
+                if not batch:
+                    continue
+                failures = 0
+                last = batch[-1]["path"]
                 yield [_info(meta) for meta in batch]
-        except Exception as exc:
-            raise translate_error(exc, self.uri(prefix), "list") from exc
+
+    async def _relist(self, exc: Exception, uri: str, failures: int) -> int:
+        """Raise ``exc`` (translated) unless a listing page can be fetched again; else back off.
+
+        Retried: transport failures and 5xx that object_store did not already retry itself (a
+        body cut off mid-answer). Not retried: what object_store gave up on after its own retries,
+        and every 4xx (missing bucket, access denied).
+        """
+        error = translate_error(exc, uri, "list")
+        details = error_details(exc)
+        transient = type(error) in (StorageError, StorageTimeoutError) and details.retries is None
+        if not transient or failures >= self.config.max_retries:
+            raise error from exc
+        ceiling = min(_MAX_BACKOFF.total_seconds(), _INIT_BACKOFF.total_seconds() * _BACKOFF_BASE**failures)
+        await asyncio.sleep(random.uniform(_INIT_BACKOFF.total_seconds(), ceiling))
+        return failures + 1
 
     async def delete(self, key: str) -> None:
         await self.head(key)  # S3 and GCS report success for missing keys; we do not.
