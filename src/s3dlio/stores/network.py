@@ -289,7 +289,9 @@ class NetworkStore(Store):
             entries = [
                 ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]
             ]
-            entries += [_info(meta) for meta in result["objects"]]
+            # A marker ``prefix/`` is listed (normalised) as the prefix itself; a deeper marker is
+            # a common prefix here, i.e. a folder, which is what it stands for.
+            entries += [_info(meta) for meta in result["objects"] if meta["path"] != prefix]
             yield sorted(entries, key=lambda e: e.key)
             return
         last: str | None = None  # the last key yielded: a restart lists only keys after it
@@ -310,7 +312,37 @@ class NetworkStore(Store):
                     continue
                 failures = 0
                 last = batch[-1]["path"]
-                yield [_info(meta) for meta in batch]
+                page = await self._without_folder_markers(prefix, [_info(meta) for meta in batch])
+                if page:
+                    yield page
+
+    async def _without_folder_markers(self, prefix: str, page: list[ObjectInfo]) -> list[ObjectInfo]:
+        """Drop S3-console "folder" markers: 0-byte keys ending in ``/``.
+
+        object_store lists the key ``dir/`` as ``dir``, so a marker looks like a 0-byte object
+        named after its folder. The listed prefix itself is always a marker; any other 0-byte
+        entry is asked for by its listed name (one HEAD each, 0-byte objects only): only a real
+        object ``dir`` exists, a marker ``dir/`` does not.
+        """
+        empty = [info for info in page if info.size == 0]
+        if not empty:
+            return page
+        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+
+        async def is_marker(info: ObjectInfo) -> bool:
+            if info.key == prefix:
+                return True
+            async with semaphore:
+                try:
+                    await self.head(info.key)
+                except NotFoundError:
+                    return True
+            return False
+
+        async with asyncio.TaskGroup() as group:  # a failed HEAD cancels and awaits the others
+            checks = [group.create_task(is_marker(info)) for info in empty]
+        markers = {info.key for info, check in zip(empty, checks, strict=True) if check.result()}
+        return [info for info in page if info.key not in markers] if markers else page
 
     async def _relist(self, exc: Exception, uri: str, failures: int) -> int:
         """Raise ``exc`` (translated) unless a listing page can be fetched again; else back off.
