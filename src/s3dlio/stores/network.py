@@ -194,7 +194,25 @@ class NetworkStore(Store):
         try:
             return await getattr(native(), function)(self.native_store, *args, **kwargs)
         except Exception as exc:
-            raise translate_error(exc, self.uri(key), action) from exc
+            error = translate_error(exc, self.uri(key), action)
+            if type(error) is NotFoundError:
+                error = await self._bucket_missing(key, action) or error
+            raise error from exc
+
+    async def _bucket_missing(self, key: str, action: str) -> BucketNotFoundError | None:
+        """After a 404: the BucketNotFoundError if the *bucket* is missing, else None.
+
+        A HEAD answer has no body, so its 404 cannot say whether the key or the bucket is
+        missing; a one-level listing of the key's prefix (one request, only on this error path)
+        can. Any other failure of that probe leaves the original NotFoundError standing.
+        """
+        try:
+            await native().list_with_delimiter_async(self.native_store, key or None)
+        except Exception as exc:
+            probe = translate_error(exc, self.uri(key), action)
+            if isinstance(probe, BucketNotFoundError):
+                return probe
+        return None
 
     async def get(self, key: str) -> bytes:
         result = await self._call("get", key, "get_async", key)
