@@ -1,7 +1,8 @@
 """``CheckpointStore``: numbered checkpoints (steps) under one base URI.
 
 A step is committed when its manifest exists; the latest checkpoint is the highest committed step
-(ties: the newest attempt), found by listing ``manifests/``. ``latest.json`` is rewritten after
+(ties: the newest attempt), or with ``retention="recent"`` the newest save, found by listing
+``manifests/``. ``latest.json`` is rewritten after
 each commit and delete for tools that read it, but readers here never trust it over the listing.
 Re-saving a step writes a new attempt next to the old one and removes the old one only after the
 new manifest is in place.
@@ -19,7 +20,7 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,26 +64,41 @@ def _check_int(value: object, name: str) -> int:
     return int(value)
 
 
+Retention = Literal["step", "recent"]
+_RETENTIONS = ("step", "recent")
+
+
 class CheckpointStore:
     """Numbered checkpoints under ``uri`` (any s3dlio URI: s3://, az://, gs://, file://, direct://).
 
-    ``keep_last``: after each commit, delete all but the highest ``keep_last`` steps.
+    ``retention`` ranks the committed steps, for ``latest()`` and for pruning:
+
+    - ``"step"`` (default): by step number; the latest is the highest step.
+    - ``"recent"``: by when each step was last saved (the start of its newest attempt); the latest
+      is the newest save. Choose it when runs roll back: after saving 100, 200, 300 and then 110,
+      step 110 is the latest and 300 is the first to be pruned.
+
+    ``keep_last``: after each commit, delete all but the ``keep_last`` best-ranked steps. The
+    step just committed is never deleted by its own commit, whatever its rank.
     """
 
-    def __init__(self, uri: str, *, keep_last: int | None = None) -> None:
+    def __init__(self, uri: str, *, keep_last: int | None = None, retention: Retention = "step") -> None:
         parsed = parse_uri(uri)
         self._parsed = parsed
         self._prefix = parsed.key.strip("/")
         self._uri = parsed.with_key(self._prefix)
         if keep_last is not None and (_check_int(keep_last, "keep_last") < 1):
             raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        if retention not in _RETENTIONS:
+            raise ValueError(f"retention must be one of {_RETENTIONS}, got {retention!r}")
         self.keep_last = keep_last
+        self.retention: Retention = retention
 
     def __repr__(self) -> str:
         return f"CheckpointStore({self._uri!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._uri, self.keep_last))
+        return (_rebuild, (self._uri, self.keep_last, self.retention))
 
     @property
     def uri(self) -> str:
@@ -110,6 +126,19 @@ class CheckpointStore:
         found.sort()
         return found
 
+    def _ranked(self, keys: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """``keys`` (from :meth:`_manifest_keys`) from worst to best under the retention rule."""
+        if self.retention == "recent":
+            return sorted(keys, key=lambda k: (k[1], k[0]))
+        return keys
+
+    def _ranked_steps(self, keys: list[tuple[int, str, str]]) -> list[int]:
+        """The distinct steps from worst to best (a step ranks by its newest attempt)."""
+        best: dict[int, int] = {}
+        for position, (step, _, _) in enumerate(self._ranked(keys)):
+            best[step] = position
+        return sorted(best, key=best.__getitem__)
+
     async def _read_manifest(self, relative: str) -> Manifest:
         uri = self.uri_of(relative)
         data = await ops.get_async(uri)
@@ -125,7 +154,7 @@ class CheckpointStore:
 
     async def _find(self, step: int | None) -> Manifest:
         keys = await self._manifest_keys()
-        candidates = [k for k in keys if step is None or k[0] == step]
+        candidates = [k for k in self._ranked(keys) if step is None or k[0] == step]
         for _, _, relative in reversed(candidates):
             try:
                 manifest = await self._read_manifest(relative)
@@ -182,7 +211,7 @@ class CheckpointStore:
         return sorted({step for step, _, _ in await self._manifest_keys()})
 
     async def latest_async(self) -> CheckpointInfo | None:
-        """The highest committed step, or None if there is none."""
+        """The best-ranked committed step (see ``retention``: by default the highest), or None."""
         try:
             return self._info(await self._find(None))
         except NotFoundError:
@@ -363,7 +392,7 @@ class CheckpointStore:
         if older:
             await self._remove(older, keep={shard.key for shard in manifest.shards})
         if self.keep_last is not None:
-            await self._prune(self.keep_last)
+            await self._prune(self.keep_last, spare=manifest.step)
         await self._refresh_latest()
 
     async def _refresh_latest(self) -> None:
@@ -373,7 +402,7 @@ class CheckpointStore:
             with contextlib.suppress(NotFoundError):
                 await ops.delete_async(uri)
             return
-        step, ts, relative = keys[-1]
+        step, ts, relative = self._ranked(keys)[-1]
         body = {"manifest_key": relative, "global_step": step, "ts": ts}
         try:
             if json.loads(await ops.get_async(uri)) == body:
@@ -464,16 +493,19 @@ class CheckpointStore:
         await self._refresh_latest()
         return deleted
 
-    async def _prune(self, keep_last: int) -> list[int]:
+    async def _prune(self, keep_last: int, spare: int | None = None) -> list[int]:
+        """Delete all but the ``keep_last`` best-ranked steps, and never ``spare`` (the step just
+        committed); returns the deleted steps, ascending."""
         keys = await self._manifest_keys()
-        steps = sorted({step for step, _, _ in keys})
-        doomed = steps[:-keep_last] if keep_last else steps
+        ranked = self._ranked_steps(keys)
+        doomed = {step for step in ranked[:-keep_last] if step != spare}
         if doomed:
-            await self._remove([rel for s, _, rel in keys if s in set(doomed)], keep=set())
-        return doomed
+            await self._remove([rel for s, _, rel in keys if s in doomed], keep=set())
+        return sorted(doomed)
 
     async def prune_async(self, keep_last: int) -> list[int]:
-        """Delete all but the highest ``keep_last`` steps; returns the steps deleted."""
+        """Delete all but the ``keep_last`` best-ranked steps (see ``retention``); returns the
+        steps deleted, ascending."""
         if _check_int(keep_last, "keep_last") < 1:
             raise ValueError(f"keep_last must be at least 1, got {keep_last}")
         doomed = await self._prune(keep_last)
@@ -569,8 +601,8 @@ class CheckpointStore:
         return run(self.cleanup_async(min_age))
 
 
-def _rebuild(uri: str, keep_last: int | None) -> CheckpointStore:
-    return CheckpointStore(uri, keep_last=keep_last)
+def _rebuild(uri: str, keep_last: int | None, retention: Retention = "step") -> CheckpointStore:
+    return CheckpointStore(uri, keep_last=keep_last, retention=retention)
 
 
 def _remove_stale_temp_files(root: str, min_age: float) -> int:
