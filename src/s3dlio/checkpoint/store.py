@@ -38,6 +38,7 @@ from .manifest import (
     CheckpointInfo,
     Manifest,
     ShardInfo,
+    check_shard_key,
     manifest_key,
     new_timestamp,
     parse_manifest_key,
@@ -321,6 +322,7 @@ class CheckpointStore:
                 raise TypeError(f"commit takes ShardInfo objects (from finish_shard()), got {shard!r:.80}")
             if shard.step != step:
                 raise ValueError(f"a shard of step {shard.step} was given to commit step {step}")
+            check_shard_key(shard.key)  # a ShardInfo unpickled from another rank skipped __init__
         shards.sort(key=lambda s: s.rank)
         world_size = shards[0].world_size
         ranks = [s.rank for s in shards]
