@@ -156,13 +156,22 @@ class CheckpointStore:
     async def _find(self, step: int | None) -> Manifest:
         keys = await self._manifest_keys()
         candidates = [k for k in self._ranked(keys) if step is None or k[0] == step]
+        corrupt: IntegrityError | None = None
         for _, _, relative in reversed(candidates):
             try:
                 manifest = await self._read_manifest(relative)
             except NotFoundError:
                 continue  # deleted while we looked
+            except IntegrityError as exc:
+                if step is not None:
+                    raise  # asked for this step: no silent substitute
+                _warn_corrupt(exc)
+                corrupt = corrupt or exc
+                continue  # fall back to the previous committed step
             if manifest.status == "complete":
                 return manifest
+        if corrupt is not None:
+            raise corrupt
         what = "checkpoint" if step is None else f"checkpoint for step {step}"
         if step is not None and keys:
             raise NotFoundError(
@@ -205,6 +214,9 @@ class CheckpointStore:
         try:
             return await self._read_manifest(relative)
         except NotFoundError:
+            return None
+        except IntegrityError as exc:
+            _warn_corrupt(exc)
             return None
 
     async def steps_async(self) -> list[int]:
@@ -357,7 +369,12 @@ class CheckpointStore:
             framework=framework,
             key=manifest_key(step, ts),
         )
-        await ops.put_bytes_async(self.uri_of(manifest.key), manifest.to_bytes())  # the commit
+        if self._parsed.is_local:
+            # Durable before visible: the shards and their directory entries reach the device
+            # before the manifest that commits them, whatever configure(fsync=...) says.
+            paths = [self._local_path(s.key) for s in shards]
+            await asyncio.to_thread(_flush_local, paths, self._local_path(""))
+        await self._put_manifest(manifest)  # the commit
         try:
             await self._after_commit(manifest, ts)
         except Exception as exc:  # committed already: say so loudly, but do not fail the save
@@ -368,6 +385,22 @@ class CheckpointStore:
                 stacklevel=2,
             )
         return self._info(manifest)
+
+    def _local_path(self, relative: str) -> str:
+        """The filesystem path of ``relative`` (file:// and direct:// stores only)."""
+        key = parse_uri(self.uri_of(relative) if relative else self._uri).key
+        return LocalStore.path(key)
+
+    async def _put_manifest(self, manifest: Manifest) -> None:
+        """Write the manifest; on local disks flushed (file, then its directories) before return."""
+        uri = self.uri_of(manifest.key)
+        if not self._parsed.is_local:
+            await ops.put_bytes_async(uri, manifest.to_bytes())
+            return
+        store, key, _ = ops.resolve(uri)
+        durable = type(store)(store.bucket, store.config.replace(fsync=True))
+        await durable.put(key, memoryview(manifest.to_bytes()))  # fsync file, rename, fsync dir
+        await asyncio.to_thread(_flush_local, [], self._local_path(""))  # manifests/ in the base
 
     async def _stat_shard(self, shard: ShardInfo) -> str | None:
         uri = self.uri_of(shard.key)
@@ -605,6 +638,32 @@ class CheckpointStore:
 
 def _rebuild(uri: str, keep_last: int | None, retention: Retention = "step") -> CheckpointStore:
     return CheckpointStore(uri, keep_last=keep_last, retention=retention)
+
+
+def _warn_corrupt(error: IntegrityError) -> None:
+    warnings.warn(f"skipping a corrupt checkpoint manifest: {error}", RuntimeWarning, stacklevel=4)
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _flush_local(files: Sequence[str], base: str) -> None:
+    """fsync ``files``, then every directory from theirs up to ``base`` (new entries included)."""
+    directories: set[str] = set()
+    for path in files:
+        _fsync_path(path)
+        directory = os.path.dirname(path)
+        while directory.startswith(base) and directory not in directories:
+            directories.add(directory)
+            directory = os.path.dirname(directory)
+    directories.update((base, os.path.dirname(base)))  # the base may be new in its parent too
+    for directory in sorted(directories, key=len, reverse=True):  # deepest first
+        _fsync_path(directory)
 
 
 def _remove_stale_temp_files(root: str, min_age: float) -> int:
