@@ -277,7 +277,8 @@ class CheckpointStore:
             ):
                 if given is not None and given != actual:
                     raise ValueError(f"{name}={given} disagrees with torch.distributed ({actual})")
-            ts = group.broadcast(attempt or new_timestamp())
+            collective = group.dedicated() if group.world_size > 1 else None
+            ts = (collective or group).broadcast(attempt or new_timestamp())
             return CheckpointWriter(
                 self,
                 step,
@@ -285,7 +286,7 @@ class CheckpointStore:
                 rank=group.rank,
                 world_size=group.world_size,
                 ts=ts,
-                collective=group if group.world_size > 1 else None,
+                collective=collective,
                 framework=framework,
             )
         world_size = 1 if world_size is None else _check_int(world_size, "world_size")
