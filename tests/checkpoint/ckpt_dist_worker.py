@@ -125,7 +125,8 @@ def worker(rank: int, mode: str, uri: str, out: str, world: int, init: str) -> N
     from datetime import timedelta
 
     # a mismatched collective fails within a minute instead of hanging the test
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=timedelta(seconds=60))
+    limit = timedelta(seconds=60)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=limit)
     try:
         if mode == "store":
             result = store_save(rank, uri, None)
