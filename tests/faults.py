@@ -188,9 +188,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response_only(status, reason)
         for key, value in headers:
-            if key.lower() != "content-length":
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+            if key.lower() != "content-length" or self.command == "HEAD":
+                self.send_header(key, value)  # a HEAD answer's length is the object's, not its body's
+        if self.command != "HEAD":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
