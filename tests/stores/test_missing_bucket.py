@@ -56,3 +56,13 @@ def test_a_missing_key_in_an_existing_bucket_is_false(
         assert type(info.value) is s3dlio.NotFoundError
     finally:
         s3dlio.delete_bucket(root)
+
+
+def test_checkpoint_discovery_raises_for_a_missing_bucket(missing_bucket: str) -> None:
+    """The same pattern in CheckpointStore: exists()/latest() must not answer False/None."""
+    from s3dlio.checkpoint import CheckpointStore
+
+    store = CheckpointStore(missing_bucket + "/run")
+    for call in (store.exists, store.latest, store.list, store.steps):
+        with pytest.raises(s3dlio.BucketNotFoundError):
+            call()

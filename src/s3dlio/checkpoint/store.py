@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import ops
 from .._sync import run
-from ..errors import IntegrityError, NotFoundError
+from ..errors import BucketNotFoundError, IntegrityError, NotFoundError
 from ..stores import LocalStore
 from ..stores.local import TEMP_MARKER
 from ..uri import parse_uri
@@ -227,6 +227,8 @@ class CheckpointStore:
         """The best-ranked committed step (see ``retention``: by default the highest), or None."""
         try:
             return self._info(await self._find(None))
+        except BucketNotFoundError:
+            raise  # a missing bucket is an error, not "no checkpoint"
         except NotFoundError:
             return None
 
@@ -234,6 +236,8 @@ class CheckpointStore:
         """Whether a committed checkpoint (for ``step``, or any) exists."""
         try:
             await self._find(step)
+        except BucketNotFoundError:
+            raise  # a missing bucket is an error, not "no checkpoint"
         except NotFoundError:
             return False
         return True
