@@ -11,7 +11,8 @@ Faults (``action``):
 ``reset``      close the connection with a TCP reset before answering (nothing reaches the server)
 ``status``     answer ``status`` (default 503 SlowDown) without forwarding the request
 ``lost``       forward the request (the server applies it), then reset instead of answering
-``short``      forward, send the headers and only the first half of the body, then reset
+``short``      forward, send the headers (full length) and only the first half of the body, then
+               close the connection cleanly: a well-formed but short answer
 ``stall``      forward, send the headers and half the body, then send nothing until the client
                gives up or the proxy stops (tests the client's stall timeout)
 ``overwrite``  forward, then run ``hook()`` (which typically overwrites the object on the real
@@ -229,7 +230,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             if action == "stall":
                 proxy.stopped.wait(120)
-            return self._reset()
+                return self._reset()
+            # short: a clean close (FIN), so the client surely receives the half it was sent
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_WR)
+            return None
         self._send(status, reason, headers, data)
 
     def do_GET(self) -> None:
