@@ -8,6 +8,10 @@ Per-test fixtures: ``s3_env`` / ``azure_env`` / ``gcs_env`` put a server's varia
 ``os.environ`` for one test (and return the server); ``unique_bucket`` is a fresh bucket name;
 ``new_s3_bucket`` / ``new_azure_container`` / ``new_gcs_bucket`` create one with the servers'
 own raw clients (not with s3dlio) and delete it afterwards.
+
+Faults: ``fault_proxy`` is a :class:`faults.FaultProxy` in front of the SeaweedFS server (resets,
+short bodies, 503s, stalls, lost answers, mid-read overwrites); ``faulty_s3_env`` points
+``AWS_ENDPOINT_URL`` at it and sets short retry/stall settings so faulted tests stay fast.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import servers` in every import mode
 import servers
+from faults import FaultProxy
 
 T = TypeVar("T")
 
@@ -187,6 +192,29 @@ def gcs_env(gcs_server: servers.GCSServer, monkeypatch: pytest.MonkeyPatch) -> s
     for key, value in gcs_server.env().items():
         monkeypatch.setenv(key, value)
     return gcs_server
+
+
+@pytest.fixture
+def fault_proxy(s3_server: servers.S3Server) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the SeaweedFS server, for one test."""
+    proxy = FaultProxy(s3_server.endpoint)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def faulty_s3_env(
+    s3_server: servers.S3Server, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """Like ``s3_env``, but through ``fault_proxy``; retries are quick (max_retries=3, stall 2 s)."""
+    import s3dlio
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.endpoint)
+    s3dlio.configure(max_retries=3, retry_timeout=20.0, stall_timeout=2.0, connect_timeout=5.0)
+    yield fault_proxy
+    s3dlio.reset_config()
 
 
 @pytest.fixture

@@ -53,6 +53,46 @@ def store_finalize(rank: int, uri: str) -> dict[str, object]:
     return {"ok": True, "step": info.step, "metadata": info.metadata}
 
 
+def store_finalize_async(rank: int, uri: str) -> dict[str, object]:
+    """finalize_async while "training" runs collectives on the default group on the loop thread."""
+    import asyncio
+
+    import torch
+    import torch.distributed as dist
+
+    from s3dlio.checkpoint import CheckpointStore
+
+    world = dist.get_world_size()
+
+    async def training() -> list[float]:
+        sums = []
+        for _ in range(200):
+            tensor = torch.ones(4)
+            dist.all_reduce(tensor)  # the default group, on the caller's thread
+            sums.append(float(tensor.sum()))
+            await asyncio.sleep(0)
+        return sums
+
+    async def main() -> dict[str, object]:
+        results = []
+        for step in (5, 6, 7):
+            writer = CheckpointStore(uri).writer(step)
+            await writer.save_array_async("x", np.full(3, rank * 10 + step))
+            info, sums = await asyncio.gather(writer.finalize_async({"step": step}), training())
+            assert sums == [4.0 * world] * len(sums), sums[:5]
+            group = writer._collective.group if writer._collective is not None else None
+            results.append(
+                {
+                    "step": info.step,
+                    "dedicated": group is not None and group is not dist.group.WORLD,
+                    "backend": str(dist.get_backend(group)) if group is not None else None,
+                }
+            )
+        return {"ok": True, "results": results}
+
+    return asyncio.run(main())
+
+
 def dcp_save(rank: int, uri: str) -> dict[str, object]:
     import torch
     import torch.distributed.checkpoint as dcp
@@ -82,7 +122,11 @@ def worker(rank: int, mode: str, uri: str, out: str, world: int, init: str) -> N
 
     warnings.simplefilter("ignore")
     os.environ["CKPT_OUT"] = out
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    from datetime import timedelta
+
+    # a mismatched collective fails within a minute instead of hanging the test
+    limit = timedelta(seconds=60)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=limit)
     try:
         if mode == "store":
             result = store_save(rank, uri, None)
@@ -90,6 +134,8 @@ def worker(rank: int, mode: str, uri: str, out: str, world: int, init: str) -> N
             result = store_save(rank, uri, 1)
         elif mode == "store-finalize":
             result = store_finalize(rank, uri)
+        elif mode == "store-finalize-async":
+            result = store_finalize_async(rank, uri)
         elif mode == "dcp":
             result = dcp_save(rank, uri)
         else:

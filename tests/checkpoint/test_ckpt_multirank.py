@@ -144,3 +144,20 @@ def test_torch_distributed_finalize_without_with(tmp_path: Path) -> None:
     assert results == [{"ok": True, "step": 4, "metadata": {"by": "finalize"}}] * 2
     reader = create_checkpoint_reader(uri)
     assert [reader.load_array("x", rank=r)[0] for r in range(2)] == [0, 1]
+
+
+def test_torch_distributed_finalize_async_uses_its_own_group(tmp_path: Path) -> None:
+    """Item 14: finalize_async's collectives run on a worker thread, so they must not share the
+    default group with training's collectives on the caller's thread (with NCCL that thread's
+    device is also cuda:0). Each rank runs 200 all_reduce calls on the default group while three
+    async finalizes gather and broadcast: on a shared group they interleave and mismatch."""
+    uri = file_uri(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    results = _run_ranks("store-finalize-async", uri, out)
+    expected = [{"step": step, "dedicated": True, "backend": "gloo"} for step in (5, 6, 7)]
+    assert results == [{"ok": True, "results": expected}] * 2
+    store = CheckpointStore(uri)
+    assert store.steps() == [5, 6, 7]
+    reader = store.reader(7)
+    assert [int(reader.load_array("x", rank=r)[0]) for r in range(2)] == [7, 17]

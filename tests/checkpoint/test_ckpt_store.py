@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,9 +121,10 @@ def test_cleanup_removes_unreferenced_shards(tmp_path: Path) -> None:
     orphan = store.writer(2, rank=0, world_size=1)
     orphan.save_array("x", np.zeros(10))
     orphan.finish_shard()  # visible shard, never committed
-    assert store.cleanup(min_age=3600) == 0
-    time.sleep(0.01)
-    assert store.cleanup(min_age=0) == 1
+    assert store.cleanup(min_age=3600) == 0  # too young: perhaps a save in progress
+    two_hours_ago = time.time() - 7200
+    os.utime(tmp_path / "ckpt" / orphan.key, (two_hours_ago, two_hours_ago))  # no sleep: age it
+    assert store.cleanup(min_age=3600) == 1
     assert store.steps() == [1]
     np.testing.assert_array_equal(store.load(1)["w"], np.full(100, 1))
 

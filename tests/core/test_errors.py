@@ -39,21 +39,81 @@ def test_tree_is_drawn_in_the_module_docstring() -> None:
         assert name in (errors.__doc__ or ""), name
 
 
-def test_obstore_errors_are_translated() -> None:
-    from s3dlio.stores.network import translate_error
+def _obstore_text(key: str, status: int | None, code: str | None = None, kind: str | None = None) -> str:
+    """The shape of obstore's message: a summary, then Rust's pretty Debug of the error value."""
+    url = f"http://127.0.0.1:9000/b/{key.replace(' ', '%20')}"
+    if status is not None:
+        body = f'<?xml version=\\"1.0\\"?><Error><Code>{code}</Code><Key>{key}</Key></Error>'
+        inner = [
+            "Status {",
+            f"    status: {status},",
+            "    body: Some(",
+            f'        "{body}",',
+            "    ),",
+            "},",
+        ]
+    else:
+        inner = [
+            "Http(",
+            "    HttpError {",
+            f"        kind: {kind},",
+            "        source: TimedOut,",
+            "    },",
+            "),",
+        ]
+    lines = [
+        f"Generic S3 error: Error performing GET {url} - {key} timed out NoSuchBucket 403 Forbidden",
+        "",
+        "Debug source:",
+        "Generic {",
+        '    store: "S3",',
+        "    source: RetryError(",
+        "        RetryErrorImpl {",
+        "            method: GET,",
+        "            uri: Some(",
+        f"                {url},",
+        "            ),",
+        "            retries: 3,",
+        "            max_retries: 3,",
+        "            inner: " + inner[0],
+        *("            " + line for line in inner[1:]),
+        "        },",
+        "    ),",
+        "}",
+    ]
+    return "\n".join(lines)
 
-    denied = translate_error(
-        Exception("Server returned 403 Forbidden: SignatureDoesNotMatch"), "s3://b/k", "get"
+
+def test_obstore_errors_are_translated_by_type_and_status() -> None:
+    """Item 9: the summary line above mentions a timeout, a missing bucket and a 403 on purpose
+    (keys and URLs can say anything); only the structured fields decide."""
+    import obstore.exceptions as obx
+
+    from s3dlio.stores.network import error_details, translate_error
+
+    key = "a/timeout NoSuchBucket"
+    cases = [
+        (obx.GenericError(_obstore_text(key, 500, "InternalError")), s3dlio.StorageError),
+        (obx.GenericError(_obstore_text(key, 503, "SlowDown")), s3dlio.StorageError),
+        (obx.GenericError(_obstore_text(key, 404, "NoSuchBucket")), s3dlio.BucketNotFoundError),
+        (FileNotFoundError(_obstore_text(key, 404, "NoSuchKey")), s3dlio.NotFoundError),
+        (obx.GenericError(_obstore_text(key, 403, "SignatureDoesNotMatch")), s3dlio.AccessDeniedError),
+        (obx.PermissionDeniedError("denied"), s3dlio.AccessDeniedError),
+        (obx.AlreadyExistsError("exists"), s3dlio.AlreadyExistsError),
+        (obx.GenericError(_obstore_text(key, None, kind="Timeout")), s3dlio.StorageTimeoutError),
+        (obx.GenericError(_obstore_text(key, None, kind="Interrupted")), s3dlio.StorageError),
+        (Exception("Server returned 403 Forbidden: SignatureDoesNotMatch, timed out"), s3dlio.StorageError),
+    ]
+    for exc, expected in cases:
+        got = translate_error(exc, "s3://b/k", "get")
+        assert type(got) is expected, (exc, got)
+        assert "s3://b/k" in str(got)
+        assert "Debug source" not in str(got)
+    details = error_details(obx.GenericError(_obstore_text(key, 503, "SlowDown")))
+    assert (details.status, details.code, details.retries) == (503, "SlowDown", 3)
+    assert "503 SlowDown" in str(
+        translate_error(obx.GenericError(_obstore_text(key, 503, "SlowDown")), "u", "get")
     )
-    assert isinstance(denied, s3dlio.AccessDeniedError)
-    missing = translate_error(FileNotFoundError("Object at location k not found"), "s3://b/k", "get")
-    assert isinstance(missing, s3dlio.NotFoundError)
-    assert "s3://b/k" in str(missing)
-    bucket = translate_error(Exception("<Code>NoSuchBucket</Code>"), "s3://b/k", "get")
-    assert isinstance(bucket, s3dlio.BucketNotFoundError)
-    other = translate_error(Exception("Generic S3 error: 500\nDebug source: lots of text"), "s3://b/k", "put")
-    assert isinstance(other, s3dlio.StorageError)
-    assert "Debug source" not in str(other)
 
 
 @pytest.mark.parametrize("name", errors.__all__)

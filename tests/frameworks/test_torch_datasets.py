@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import pickle
@@ -134,14 +135,21 @@ def test_workers_split_the_rank_order(s3_data: S3Data) -> None:
 
 
 def test_iterable_prefetches_concurrently(s3_data: S3Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every GET waits until 8 are in flight at once (a barrier, not a sleep): it opens only if
+    the dataset really keeps ``max_in_flight`` requests going; otherwise the guard times out and
+    the peak assertion fails."""
     active = peak = 0
     real_get = ops.get_async
+    all_in_flight = asyncio.Event()
 
     async def slow_get(uri: str) -> bytes:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
-        await asyncio.sleep(0.05)
+        if peak >= 8:
+            all_in_flight.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in_flight.wait(), timeout=10)  # a guard against hanging
         active -= 1
         return await real_get(uri)
 

@@ -172,17 +172,18 @@ def test_sampler_resume(seed: int | None) -> None:
 
     if seed is None:
         # a fresh sampler draws a new seed, so the reference must be rebuilt from saved state
-        ref = Cursor(ShardedSampler(41, shuffle=True, rank=1, world_size=3, epoch=2))
+        # (one rank: several ranks must share a seed, see test_shards_need_a_shared_seed)
+        ref = Cursor(ShardedSampler(41, shuffle=True, rank=0, world_size=1, epoch=2))
         saved = ref.sampler.state_dict()
 
         def make_seeded() -> Cursor:
-            c = Cursor(ShardedSampler(41, shuffle=True, rank=1, world_size=3, epoch=2))
+            c = Cursor(ShardedSampler(41, shuffle=True, rank=0, world_size=1, epoch=2))
             c.sampler.load_state_dict(saved)
             return c
 
         check_resume(make_seeded, consume_cursor, midpoints=[1, 5, 13])
         # the restored object really came from a different random seed
-        assert Cursor(ShardedSampler(41, shuffle=True, rank=1, world_size=3)).sampler.seed != ref.sampler.seed
+        assert Cursor(ShardedSampler(41, shuffle=True, rank=0, world_size=1)).sampler.seed != ref.sampler.seed
     else:
         check_resume(make, consume_cursor, midpoints=[1, 5, 13])
 
@@ -208,3 +209,46 @@ def test_split_for_worker() -> None:
         split_for_worker(order, 4, 4)
     with pytest.raises(ValueError, match="num_workers"):
         split_for_worker(order, 0, 0)
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_shards_need_a_shared_seed(world: int) -> None:
+    """Item 4: each rank drawing its own seed made shards overlap (2 ranks over 8 objects covered
+    5). Several shuffled shards without a seed are refused; with one they partition the data."""
+    with pytest.raises(ValueError, match="seed") as info:
+        ShardedSampler(8, shuffle=True, rank=0, world_size=world)
+    assert "shard_world_size" in str(info.value)
+    shards = [
+        ShardedSampler(8, shuffle=True, seed=4, rank=r, world_size=world).indices() for r in range(world)
+    ]
+    covered = Counter(i for shard in shards for i in shard)
+    assert set(covered) == set(range(8))
+    assert ShardedSampler(8, rank=1, world_size=world).indices()  # no shuffle: no seed needed
+    assert ShardedSampler(8, shuffle=True).seed >= 0  # one shard: a fresh random seed is fine
+
+
+def test_the_loader_refuses_unseeded_shuffled_shards(make_prefix: Any) -> None:
+    import s3dlio
+
+    prefix = make_prefix(8)
+    with pytest.raises(ValueError, match="seed"):
+        s3dlio.create_async_loader(prefix, {"shuffle": True, "shard_rank": 0, "shard_world_size": 2})
+    seen: list[bytes] = []
+    for rank in range(2):
+        opts = {"shuffle": True, "seed": 9, "shard_rank": rank, "shard_world_size": 2, "batch_size": 1}
+        for batch in s3dlio.create_async_loader(prefix, opts):
+            seen += [bytes(item) for item in batch]
+    assert len(set(seen)) == 8
+
+
+def test_framework_adapters_share_the_rule() -> None:
+    from s3dlio.frameworks._common import shard_objects
+
+    with pytest.raises(ValueError, match="seed"):
+        shard_objects(["file:///x/a", "file:///x/b"], shuffle=True, seed=None, drop_last=False, epoch=0,
+                      rank=0, world_size=2)  # fmt: skip
+    drawn = shard_objects(
+        ["file:///x/a", "file:///x/b"], shuffle=True, seed=None, drop_last=False, epoch=0, rank=1,
+        world_size=2, draw_seed=lambda world: 1234,
+    )[1]  # fmt: skip
+    assert drawn.seed == 1234

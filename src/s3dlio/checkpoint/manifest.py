@@ -40,6 +40,7 @@ __all__ = [
     "ShardInfo",
     "attempt_prefix",
     "check_name",
+    "check_shard_key",
     "dtype_from_json",
     "dtype_to_json",
     "manifest_key",
@@ -69,6 +70,29 @@ def check_name(name: object) -> str:
     if len(name) > 1024:
         raise ValueError(f"checkpoint entry name is too long ({len(name)} characters, at most 1024)")
     return name
+
+
+def check_shard_key(key: object) -> str:
+    """Validate a shard key (from a manifest, a ShardInfo or another rank): untrusted input.
+
+    It must be a relative key under ``shards/`` whose segments are neither empty, ``.`` nor
+    ``..``, without backslashes or NUL: so it can only ever name an object inside the checkpoint.
+    """
+    if not isinstance(key, str):
+        raise ValueError(f"invalid shard key {key!r}: it must be a string")
+    segments = key.split("/")
+    if (
+        not key.startswith(SHARDS)
+        or len(segments) < 2
+        or any(segment in ("", ".", "..") for segment in segments)
+        or "\\" in key
+        or "\x00" in key
+    ):
+        raise ValueError(
+            f"invalid shard key {key!r}: it must be a relative key under {SHARDS!r} without "
+            "'..', '.' or empty segments"
+        )
+    return key
 
 
 def new_timestamp(now: datetime | None = None) -> str:
@@ -212,6 +236,9 @@ class ShardInfo:
     etag: str | None = None
     legacy: bool = False
     """True for shards written by the original s3dlio (opaque bytes, no entries)."""
+
+    def __post_init__(self) -> None:
+        check_shard_key(self.key)
 
     def to_json(self) -> dict[str, Any]:
         return {

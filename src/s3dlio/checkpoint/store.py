@@ -1,7 +1,8 @@
 """``CheckpointStore``: numbered checkpoints (steps) under one base URI.
 
 A step is committed when its manifest exists; the latest checkpoint is the highest committed step
-(ties: the newest attempt), found by listing ``manifests/``. ``latest.json`` is rewritten after
+(ties: the newest attempt), or with ``retention="recent"`` the newest save, found by listing
+``manifests/``. ``latest.json`` is rewritten after
 each commit and delete for tools that read it, but readers here never trust it over the listing.
 Re-saving a step writes a new attempt next to the old one and removes the old one only after the
 new manifest is in place.
@@ -19,13 +20,13 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from .. import ops
 from .._sync import run
-from ..errors import IntegrityError, NotFoundError
+from ..errors import BucketNotFoundError, IntegrityError, NotFoundError
 from ..stores import LocalStore
 from ..stores.local import TEMP_MARKER
 from ..uri import parse_uri
@@ -37,6 +38,7 @@ from .manifest import (
     CheckpointInfo,
     Manifest,
     ShardInfo,
+    check_shard_key,
     manifest_key,
     new_timestamp,
     parse_manifest_key,
@@ -63,26 +65,41 @@ def _check_int(value: object, name: str) -> int:
     return int(value)
 
 
+Retention = Literal["step", "recent"]
+_RETENTIONS = ("step", "recent")
+
+
 class CheckpointStore:
     """Numbered checkpoints under ``uri`` (any s3dlio URI: s3://, az://, gs://, file://, direct://).
 
-    ``keep_last``: after each commit, delete all but the highest ``keep_last`` steps.
+    ``retention`` ranks the committed steps, for ``latest()`` and for pruning:
+
+    - ``"step"`` (default): by step number; the latest is the highest step.
+    - ``"recent"``: by when each step was last saved (the start of its newest attempt); the latest
+      is the newest save. Choose it when runs roll back: after saving 100, 200, 300 and then 110,
+      step 110 is the latest and 300 is the first to be pruned.
+
+    ``keep_last``: after each commit, delete all but the ``keep_last`` best-ranked steps. The
+    step just committed is never deleted by its own commit, whatever its rank.
     """
 
-    def __init__(self, uri: str, *, keep_last: int | None = None) -> None:
+    def __init__(self, uri: str, *, keep_last: int | None = None, retention: Retention = "step") -> None:
         parsed = parse_uri(uri)
         self._parsed = parsed
         self._prefix = parsed.key.strip("/")
         self._uri = parsed.with_key(self._prefix)
         if keep_last is not None and (_check_int(keep_last, "keep_last") < 1):
             raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        if retention not in _RETENTIONS:
+            raise ValueError(f"retention must be one of {_RETENTIONS}, got {retention!r}")
         self.keep_last = keep_last
+        self.retention: Retention = retention
 
     def __repr__(self) -> str:
         return f"CheckpointStore({self._uri!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (self._uri, self.keep_last))
+        return (_rebuild, (self._uri, self.keep_last, self.retention))
 
     @property
     def uri(self) -> str:
@@ -110,6 +127,19 @@ class CheckpointStore:
         found.sort()
         return found
 
+    def _ranked(self, keys: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """``keys`` (from :meth:`_manifest_keys`) from worst to best under the retention rule."""
+        if self.retention == "recent":
+            return sorted(keys, key=lambda k: (k[1], k[0]))
+        return keys
+
+    def _ranked_steps(self, keys: list[tuple[int, str, str]]) -> list[int]:
+        """The distinct steps from worst to best (a step ranks by its newest attempt)."""
+        best: dict[int, int] = {}
+        for position, (step, _, _) in enumerate(self._ranked(keys)):
+            best[step] = position
+        return sorted(best, key=best.__getitem__)
+
     async def _read_manifest(self, relative: str) -> Manifest:
         uri = self.uri_of(relative)
         data = await ops.get_async(uri)
@@ -125,14 +155,23 @@ class CheckpointStore:
 
     async def _find(self, step: int | None) -> Manifest:
         keys = await self._manifest_keys()
-        candidates = [k for k in keys if step is None or k[0] == step]
+        candidates = [k for k in self._ranked(keys) if step is None or k[0] == step]
+        corrupt: IntegrityError | None = None
         for _, _, relative in reversed(candidates):
             try:
                 manifest = await self._read_manifest(relative)
             except NotFoundError:
                 continue  # deleted while we looked
+            except IntegrityError as exc:
+                if step is not None:
+                    raise  # asked for this step: no silent substitute
+                _warn_corrupt(exc)
+                corrupt = corrupt or exc
+                continue  # fall back to the previous committed step
             if manifest.status == "complete":
                 return manifest
+        if corrupt is not None:
+            raise corrupt
         what = "checkpoint" if step is None else f"checkpoint for step {step}"
         if step is not None and keys:
             raise NotFoundError(
@@ -176,15 +215,20 @@ class CheckpointStore:
             return await self._read_manifest(relative)
         except NotFoundError:
             return None
+        except IntegrityError as exc:
+            _warn_corrupt(exc)
+            return None
 
     async def steps_async(self) -> list[int]:
         """The committed step numbers, ascending (from the listing alone)."""
         return sorted({step for step, _, _ in await self._manifest_keys()})
 
     async def latest_async(self) -> CheckpointInfo | None:
-        """The highest committed step, or None if there is none."""
+        """The best-ranked committed step (see ``retention``: by default the highest), or None."""
         try:
             return self._info(await self._find(None))
+        except BucketNotFoundError:
+            raise  # a missing bucket is an error, not "no checkpoint"
         except NotFoundError:
             return None
 
@@ -192,6 +236,8 @@ class CheckpointStore:
         """Whether a committed checkpoint (for ``step``, or any) exists."""
         try:
             await self._find(step)
+        except BucketNotFoundError:
+            raise  # a missing bucket is an error, not "no checkpoint"
         except NotFoundError:
             return False
         return True
@@ -235,7 +281,8 @@ class CheckpointStore:
             ):
                 if given is not None and given != actual:
                     raise ValueError(f"{name}={given} disagrees with torch.distributed ({actual})")
-            ts = group.broadcast(attempt or new_timestamp())
+            collective = group.dedicated() if group.world_size > 1 else None
+            ts = (collective or group).broadcast(attempt or new_timestamp())
             return CheckpointWriter(
                 self,
                 step,
@@ -243,7 +290,7 @@ class CheckpointStore:
                 rank=group.rank,
                 world_size=group.world_size,
                 ts=ts,
-                collective=group if group.world_size > 1 else None,
+                collective=collective,
                 framework=framework,
             )
         world_size = 1 if world_size is None else _check_int(world_size, "world_size")
@@ -292,6 +339,7 @@ class CheckpointStore:
                 raise TypeError(f"commit takes ShardInfo objects (from finish_shard()), got {shard!r:.80}")
             if shard.step != step:
                 raise ValueError(f"a shard of step {shard.step} was given to commit step {step}")
+            check_shard_key(shard.key)  # a ShardInfo unpickled from another rank skipped __init__
         shards.sort(key=lambda s: s.rank)
         world_size = shards[0].world_size
         ranks = [s.rank for s in shards]
@@ -326,7 +374,12 @@ class CheckpointStore:
             framework=framework,
             key=manifest_key(step, ts),
         )
-        await ops.put_bytes_async(self.uri_of(manifest.key), manifest.to_bytes())  # the commit
+        if self._parsed.is_local:
+            # Durable before visible: the shards and their directory entries reach the device
+            # before the manifest that commits them, whatever configure(fsync=...) says.
+            paths = [self._local_path(s.key) for s in shards]
+            await asyncio.to_thread(_flush_local, paths, self._local_path(""))
+        await self._put_manifest(manifest)  # the commit
         try:
             await self._after_commit(manifest, ts)
         except Exception as exc:  # committed already: say so loudly, but do not fail the save
@@ -337,6 +390,22 @@ class CheckpointStore:
                 stacklevel=2,
             )
         return self._info(manifest)
+
+    def _local_path(self, relative: str) -> str:
+        """The filesystem path of ``relative`` (file:// and direct:// stores only)."""
+        key = parse_uri(self.uri_of(relative) if relative else self._uri).key
+        return LocalStore.path(key)
+
+    async def _put_manifest(self, manifest: Manifest) -> None:
+        """Write the manifest; on local disks flushed (file, then its directories) before return."""
+        uri = self.uri_of(manifest.key)
+        if not self._parsed.is_local:
+            await ops.put_bytes_async(uri, manifest.to_bytes())
+            return
+        store, key, _ = ops.resolve(uri)
+        durable = type(store)(store.bucket, store.config.replace(fsync=True))
+        await durable.put(key, memoryview(manifest.to_bytes()))  # fsync file, rename, fsync dir
+        await asyncio.to_thread(_flush_local, [], self._local_path(""))  # manifests/ in the base
 
     async def _stat_shard(self, shard: ShardInfo) -> str | None:
         uri = self.uri_of(shard.key)
@@ -363,7 +432,7 @@ class CheckpointStore:
         if older:
             await self._remove(older, keep={shard.key for shard in manifest.shards})
         if self.keep_last is not None:
-            await self._prune(self.keep_last)
+            await self._prune(self.keep_last, spare=manifest.step)
         await self._refresh_latest()
 
     async def _refresh_latest(self) -> None:
@@ -373,7 +442,7 @@ class CheckpointStore:
             with contextlib.suppress(NotFoundError):
                 await ops.delete_async(uri)
             return
-        step, ts, relative = keys[-1]
+        step, ts, relative = self._ranked(keys)[-1]
         body = {"manifest_key": relative, "global_step": step, "ts": ts}
         try:
             if json.loads(await ops.get_async(uri)) == body:
@@ -464,16 +533,19 @@ class CheckpointStore:
         await self._refresh_latest()
         return deleted
 
-    async def _prune(self, keep_last: int) -> list[int]:
+    async def _prune(self, keep_last: int, spare: int | None = None) -> list[int]:
+        """Delete all but the ``keep_last`` best-ranked steps, and never ``spare`` (the step just
+        committed); returns the deleted steps, ascending."""
         keys = await self._manifest_keys()
-        steps = sorted({step for step, _, _ in keys})
-        doomed = steps[:-keep_last] if keep_last else steps
+        ranked = self._ranked_steps(keys)
+        doomed = {step for step in ranked[:-keep_last] if step != spare}
         if doomed:
-            await self._remove([rel for s, _, rel in keys if s in set(doomed)], keep=set())
-        return doomed
+            await self._remove([rel for s, _, rel in keys if s in doomed], keep=set())
+        return sorted(doomed)
 
     async def prune_async(self, keep_last: int) -> list[int]:
-        """Delete all but the highest ``keep_last`` steps; returns the steps deleted."""
+        """Delete all but the ``keep_last`` best-ranked steps (see ``retention``); returns the
+        steps deleted, ascending."""
         if _check_int(keep_last, "keep_last") < 1:
             raise ValueError(f"keep_last must be at least 1, got {keep_last}")
         doomed = await self._prune(keep_last)
@@ -569,8 +641,34 @@ class CheckpointStore:
         return run(self.cleanup_async(min_age))
 
 
-def _rebuild(uri: str, keep_last: int | None) -> CheckpointStore:
-    return CheckpointStore(uri, keep_last=keep_last)
+def _rebuild(uri: str, keep_last: int | None, retention: Retention = "step") -> CheckpointStore:
+    return CheckpointStore(uri, keep_last=keep_last, retention=retention)
+
+
+def _warn_corrupt(error: IntegrityError) -> None:
+    warnings.warn(f"skipping a corrupt checkpoint manifest: {error}", RuntimeWarning, stacklevel=4)
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _flush_local(files: Sequence[str], base: str) -> None:
+    """fsync ``files``, then every directory from theirs up to ``base`` (new entries included)."""
+    directories: set[str] = set()
+    for path in files:
+        _fsync_path(path)
+        directory = os.path.dirname(path)
+        while directory.startswith(base) and directory not in directories:
+            directories.add(directory)
+            directory = os.path.dirname(directory)
+    directories.update((base, os.path.dirname(base)))  # the base may be new in its parent too
+    for directory in sorted(directories, key=len, reverse=True):  # deepest first
+        _fsync_path(directory)
 
 
 def _remove_stale_temp_files(root: str, min_age: float) -> int:

@@ -21,7 +21,7 @@ from ..config import Config, configure, get_config
 from ..errors import S3dlioError
 from ..loader.dataset import create_dataset
 from ..loader.decoders import decode_npz, decode_tfrecord
-from ..loader.sampler import ShardedSampler, split_for_worker
+from ..loader.sampler import ShardedSampler, shared_seed, split_for_worker
 
 __all__ = [
     "STATE_VERSION",
@@ -197,13 +197,14 @@ def shard_objects(
         rank = default_rank if rank is None else rank
         world_size = default_world_size if world_size is None else world_size
     rank, world_size = check_shard(rank, world_size)
-    if shuffle and seed is None and world_size > 1:
-        if draw_seed is None:
-            raise ValueError(
-                f"shuffle=True with world_size={world_size} needs an explicit seed so every {peers} "
-                "draws the same order"
-            )
-        seed = draw_seed(world_size)
+    seed = shared_seed(
+        seed,
+        shuffle=shuffle,
+        world_size=world_size,
+        draw=draw_seed,
+        names=("seed", "world_size"),
+        peers=peers,
+    )
     uris = resolve_uris(uris_or_prefix)
     sampler = ShardedSampler(
         len(uris),

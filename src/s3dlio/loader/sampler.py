@@ -19,12 +19,18 @@ Sharding rule (identical on every rank, so every rank yields the same count):
 * Rank ``r`` takes positions ``r, r + world_size, r + 2*world_size, ...`` of the
   (padded or truncated) global order.  Shards are disjoint apart from padding and their
   union is the whole dataset (minus the dropped tail with ``drop_last``).
+
+Seed rule (:func:`shared_seed`, the one rule for the core loader and every framework adapter):
+shuffled shards are disjoint only if every rank draws the same permutation, so ``shuffle=True``
+with more than one shard needs a seed shared by all ranks: an explicit one, or one the caller
+shares (the PyTorch adapter broadcasts one from rank 0). Otherwise it is refused with a
+``ValueError``; a single shard without a seed draws a fresh random one (recorded in its state).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +47,30 @@ def _check_int(name: str, value: object, *, minimum: int) -> int:
     if ivalue < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {ivalue}")
     return ivalue
+
+
+def shared_seed(
+    seed: int | None,
+    *,
+    shuffle: bool,
+    world_size: int,
+    draw: Callable[[int], int] | None = None,
+    names: tuple[str, str] = ("seed", "shard_world_size"),
+    peers: str = "rank",
+) -> int | None:
+    """The seed every shard must use: ``seed``, or ``draw(world_size)`` (a seed the caller shares
+    among the ranks) when shuffling several shards without one; without ``draw`` that is refused.
+
+    ``names`` are the caller's option names for the seed and the world size, used in the error.
+    """
+    if not shuffle or seed is not None or world_size <= 1:
+        return seed
+    if draw is not None:
+        return draw(world_size)
+    raise ValueError(
+        f"shuffle=True with {names[1]}={world_size} needs an explicit {names[0]}: every {peers} must "
+        "draw the same order, or the shards overlap and miss objects"
+    )
 
 
 def _epoch_permutation(size: int, seed: int, epoch: int) -> np.ndarray:
@@ -81,6 +111,7 @@ class ShardedSampler:
         self._epoch = _check_int("epoch", epoch, minimum=0)
         self._shuffle = shuffle
         self._drop_last = drop_last
+        seed = shared_seed(seed, shuffle=shuffle, world_size=self._world_size)
         self._seed_given = seed is not None
         if seed is None:
             # A fresh random seed per sampler; recorded in state_dict() for exact resume.

@@ -2,8 +2,13 @@
 
 Timeouts: a connect timeout, and a *stall* timeout (``read_timeout``: no byte received for that
 long) instead of a total-request timeout, so a slow but moving transfer of a large object is never
-killed. Transient errors are retried by object_store with jittered exponential backoff; 401/403
-are not retried and surface at once as :class:`AccessDeniedError`.
+killed. Transient errors (5xx, 429, connection resets, timeouts) are retried by object_store with
+jittered exponential backoff starting at 0.5 s, so a server answering 503 SlowDown really gets
+slower traffic; 401/403 are not retried and surface at once as :class:`AccessDeniedError`.
+
+Errors are mapped by obstore's exception type and the HTTP status and service error code it
+records (:func:`error_details`), never by matching words in the message: a key containing
+"timeout" or "NoSuchBucket" cannot change which error you get.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import contextlib
 import gc
 import json
 import os
+import random
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -37,39 +45,98 @@ from .base import AsyncObjectWriter, ObjectChangedError, ObjectInfo, ReadHandle,
 __all__ = ["AzureStore", "GCSStore", "NetworkStore", "S3Store", "translate_error"]
 
 _NO_TOTAL_TIMEOUT = timedelta(days=1)
+# object_store waits a random time in [init, previous wait * base] before each retry (decorrelated
+# jitter), capped at max. A 100 ms start let 10 retries of a 503 SlowDown fire within 1.5-5 s; with
+# these, every wait is >= 0.5 s, waits grow about 2x per retry, and 10 retries spread over ~1-2 min
+# (still bounded by ``retry_timeout``).
+_INIT_BACKOFF = timedelta(milliseconds=500)
+_MAX_BACKOFF = timedelta(seconds=20)
+_BACKOFF_BASE = 3
 _CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
-_BUCKET_MISSING = ("NoSuchBucket", "ContainerNotFound", "bucket does not exist", "Bucket not found")
-_ACCESS_DENIED = (
-    "SignatureDoesNotMatch",
-    "InvalidAccessKeyId",
-    "AccessDenied",
-    "AuthorizationFailure",
-    "AuthenticationFailed",
-    "403 Forbidden",
-    "401 Unauthorized",
-)
+_BUCKET_MISSING_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
+_THROTTLED = frozenset({429, 503})
+
+# obstore renders every error as its message, then "Debug source:" and Rust's pretty ``{:#?}`` of
+# the error value: one field per line. Keys, URLs and server bodies appear there only as values
+# (quoted strings escape newlines; URLs contain no spaces), so a pattern anchored to a whole line
+# reads a *field*, which no key or body text can forge.
+_DEBUG_MARK = "\n\nDebug source:\n"
+_STATUS_FIELD = re.compile(r"^\s*status: (\d{3}),$", re.MULTILINE)
+_HTTP_KIND_FIELD = re.compile(r"HttpError \{\n\s*kind: (\w+),$", re.MULTILINE)
+_BODY_FIELD = re.compile(r'^\s*body: Some\(\n\s*"((?:[^"\\]|\\.)*)",$', re.MULTILINE)
+_RETRIES_FIELD = re.compile(r"^\s*retries: (\d+),$", re.MULTILINE)
+_XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """What an obstore error says in its structured fields (never read from its free text)."""
+
+    kinds: frozenset[str]
+    """Names of obstore's exception classes in the error's type hierarchy."""
+    status: int | None
+    """The HTTP status of the last answer, if the server answered."""
+    code: str | None
+    """The service's error code (``<Code>`` of an S3/Azure/GCS XML error body), if any."""
+    http_kind: str | None
+    """object_store's transport error kind (``Timeout``, ``Connect``, ``Interrupted``, ...)."""
+    retries: int | None
+    """How often object_store retried the request; None when it failed outside its retry loop
+    (e.g. while reading an answer's body)."""
+
+
+def error_details(exc: BaseException) -> ErrorDetails:
+    """Read an obstore exception's type, HTTP status, service error code and transport kind."""
+    kinds = frozenset(
+        cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith(("obstore", "pyo3_object"))
+    )
+    debug = str(exc).partition(_DEBUG_MARK)[2]
+    statuses = _STATUS_FIELD.findall(debug)
+    http_kinds = _HTTP_KIND_FIELD.findall(debug)
+    retries = _RETRIES_FIELD.findall(debug)
+    code = None
+    for body in _BODY_FIELD.findall(debug):
+        try:
+            text = json.loads(f'"{body}"')  # Rust's Debug escapes are JSON-compatible here
+        except ValueError:
+            text = body
+        found = _XML_CODE.search(text)
+        if found:
+            code = found.group(1)
+    return ErrorDetails(
+        kinds=kinds,
+        status=int(statuses[-1]) if statuses else None,
+        code=code,
+        http_kind=http_kinds[-1] if http_kinds else None,
+        retries=int(retries[-1]) if retries else None,
+    )
 
 
 def translate_error(exc: BaseException, uri: str, action: str) -> BaseException:
-    """Map an obstore exception to our tree, keeping only the useful first line of its text."""
+    """Map an obstore exception to our tree by its type and HTTP status (see :func:`error_details`).
+
+    The message keeps the first line of obstore's text for humans; nothing is decided from it.
+    """
     if isinstance(exc, S3dlioError | asyncio.CancelledError):
         return exc
-    text = str(exc)
-    summary = text.split("\n", 1)[0][:400]
-    kind = type(exc).__name__
-    if any(marker in text for marker in _BUCKET_MISSING):
+    summary = str(exc).split("\n", 1)[0][:400]
+    details = error_details(exc)
+    status, code = details.status, details.code
+    if code in _BUCKET_MISSING_CODES:
         return BucketNotFoundError(f"cannot {action} {uri}: the bucket/container does not exist", uri)
-    if isinstance(exc, FileNotFoundError) or kind == "NotFoundError":
+    if isinstance(exc, FileNotFoundError) or "NotFoundError" in details.kinds or status == 404:
         return NotFoundError(f"cannot {action} {uri}: no such object", uri)
-    if kind in ("PermissionDeniedError", "UnauthenticatedError") or any(
-        marker in text for marker in _ACCESS_DENIED
-    ):
+    if details.kinds & {"PermissionDeniedError", "UnauthenticatedError"} or status in (401, 403):
         return AccessDeniedError(
             f"cannot {action} {uri}: access denied (check credentials and permissions): {summary}", uri
         )
-    if kind == "AlreadyExistsError":
+    if "AlreadyExistsError" in details.kinds:
         return AlreadyExistsError(f"cannot {action} {uri}: it already exists", uri)
-    if "timed out" in text or "timeout" in text.lower():
+    if status is not None:
+        reason = f"HTTP {status}" + (f" {code}" if code else "")
+        retried = " after retries" if status in _THROTTLED or status >= 500 else ""
+        return StorageError(f"cannot {action} {uri}: the service answered {reason}{retried}: {summary}", uri)
+    if details.http_kind == "Timeout":
         return StorageTimeoutError(f"cannot {action} {uri}: timed out: {summary}", uri)
     return StorageError(f"cannot {action} {uri}: {summary}", uri)
 
@@ -160,9 +227,9 @@ class NetworkStore(Store):
             "max_retries": self.config.max_retries,
             "retry_timeout": timedelta(seconds=self.config.retry_timeout),
             "backoff": {
-                "init_backoff": timedelta(milliseconds=100),
-                "max_backoff": timedelta(seconds=15),
-                "base": 2,
+                "init_backoff": _INIT_BACKOFF,
+                "max_backoff": _MAX_BACKOFF,
+                "base": _BACKOFF_BASE,
             },
         }
 
@@ -182,7 +249,25 @@ class NetworkStore(Store):
             with _native_call:
                 return await getattr(native(), function)(self.native_store, *args, **kwargs)
         except Exception as exc:
-            raise translate_error(exc, self.uri(key), action) from exc
+            error = translate_error(exc, self.uri(key), action)
+            if type(error) is NotFoundError:
+                error = await self._bucket_missing(key, action) or error
+            raise error from exc
+
+    async def _bucket_missing(self, key: str, action: str) -> BucketNotFoundError | None:
+        """After a 404: the BucketNotFoundError if the *bucket* is missing, else None.
+
+        A HEAD answer has no body, so its 404 cannot say whether the key or the bucket is
+        missing; a one-level listing of the key's prefix (one request, only on this error path)
+        can. Any other failure of that probe leaves the original NotFoundError standing.
+        """
+        try:
+            await native().list_with_delimiter_async(self.native_store, key or None)
+        except Exception as exc:
+            probe = translate_error(exc, self.uri(key), action)
+            if isinstance(probe, BucketNotFoundError):
+                return probe
+        return None
 
     # --- reads (primitives; the engine in s3dlio.transfer plans and runs them) ----------------
     async def open_read(self, key: str) -> ReadHandle:
@@ -244,21 +329,96 @@ class NetworkStore(Store):
         )
 
     async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
+        """List in pages; a page whose answer breaks off is fetched again (see :meth:`_relist`).
+
+        object_store retries a listing request that fails before its answer arrives; one whose
+        body is cut off surfaces at once. Such a failure restarts the listing just after the last
+        key already yielded, so the result has no gap and no duplicate. When retries run out the
+        error is raised: a listing is never silently partial.
+        """
         prefix = prefix.strip("/")
+        uri = self.uri(prefix)
         if not recursive:
-            result = await self._call("list", prefix, "list_with_delimiter_async", prefix or None)
+            failures = 0
+            while True:
+                try:
+                    result = await native().list_with_delimiter_async(self.native_store, prefix or None)
+                    break
+                except Exception as exc:
+                    failures = await self._relist(exc, uri, failures)
             entries = [
                 ObjectInfo(key=p.rstrip("/") + "/", size=0, is_prefix=True) for p in result["common_prefixes"]
             ]
-            entries += [_info(meta) for meta in result["objects"]]
+            # A marker ``prefix/`` is listed (normalised) as the prefix itself; a deeper marker is
+            # a common prefix here, i.e. a folder, which is what it stands for.
+            entries += [_info(meta) for meta in result["objects"] if meta["path"] != prefix]
             yield sorted(entries, key=lambda e: e.key)
             return
-        try:
-            stream = native().list(self.native_store, prefix or None, chunk_size=1000)
-            async for batch in stream:
-                yield [_info(meta) for meta in batch]
-        except Exception as exc:
-            raise translate_error(exc, self.uri(prefix), "list") from exc
+        last: str | None = None  # the last key yielded: a restart lists only keys after it
+        failures = 0
+        while True:
+            kwargs = {"offset": last} if last is not None else {}
+            stream = native().list(self.native_store, prefix or None, chunk_size=1000, **kwargs)
+            iterator = aiter(stream)
+            while True:
+                try:
+                    batch = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    failures = await self._relist(exc, uri, failures)
+                    break  # restart after ``last``
+                if not batch:
+                    continue
+                failures = 0
+                last = batch[-1]["path"]
+                page = await self._without_folder_markers(prefix, [_info(meta) for meta in batch])
+                if page:
+                    yield page
+
+    async def _without_folder_markers(self, prefix: str, page: list[ObjectInfo]) -> list[ObjectInfo]:
+        """Drop S3-console "folder" markers: 0-byte keys ending in ``/``.
+
+        object_store lists the key ``dir/`` as ``dir``, so a marker looks like a 0-byte object
+        named after its folder. The listed prefix itself is always a marker; any other 0-byte
+        entry is asked for by its listed name (one HEAD each, 0-byte objects only): only a real
+        object ``dir`` exists, a marker ``dir/`` does not.
+        """
+        empty = [info for info in page if info.size == 0]
+        if not empty:
+            return page
+        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+
+        async def is_marker(info: ObjectInfo) -> bool:
+            if info.key == prefix:
+                return True
+            async with semaphore:
+                try:
+                    await self.head(info.key)
+                except NotFoundError:
+                    return True
+            return False
+
+        async with asyncio.TaskGroup() as group:  # a failed HEAD cancels and awaits the others
+            checks = [group.create_task(is_marker(info)) for info in empty]
+        markers = {info.key for info, check in zip(empty, checks, strict=True) if check.result()}
+        return [info for info in page if info.key not in markers] if markers else page
+
+    async def _relist(self, exc: Exception, uri: str, failures: int) -> int:
+        """Raise ``exc`` (translated) unless a listing page can be fetched again; else back off.
+
+        Retried: transport failures and 5xx that object_store did not already retry itself (a
+        body cut off mid-answer). Not retried: what object_store gave up on after its own retries,
+        and every 4xx (missing bucket, access denied).
+        """
+        error = translate_error(exc, uri, "list")
+        details = error_details(exc)
+        transient = type(error) in (StorageError, StorageTimeoutError) and details.retries is None
+        if not transient or failures >= self.config.max_retries:
+            raise error from exc
+        ceiling = min(_MAX_BACKOFF.total_seconds(), _INIT_BACKOFF.total_seconds() * _BACKOFF_BASE**failures)
+        await asyncio.sleep(random.uniform(_INIT_BACKOFF.total_seconds(), ceiling))
+        return failures + 1
 
     async def delete(self, key: str) -> None:
         await self.head(key)  # S3 and GCS report success for missing keys; we do not.
