@@ -26,10 +26,10 @@ def main(root: str) -> int:
         exists: bool = client.exists(prefix + "b.bin")
         assert exists
 
-        async def both() -> list[bytes]:
+        async def both() -> list[tuple[str, s3dlio.BytesView]]:
             return await client.get_many_async([prefix + "a.bin", prefix + "b.bin"])
 
-        total += sum(len(item) for item in asyncio.run(both()))
+        total += sum(len(data) for _, data in asyncio.run(both()))
     try:
         s3dlio.get(prefix + "missing")
     except s3dlio.NotFoundError as exc:

@@ -108,9 +108,10 @@ async def test_async_methods_interleave(two: tuple[s3dlio.Client, str, s3dlio.Cl
     assert stat["size"] == len(f"{bucket_b}-0")
     assert [e["key"] async for e in a.iter_list_async(f"s3://{bucket_a}/")] == ["k1", "k3", "k5", "k7"]
     assert [e["key"] for e in b.iter_list(f"s3://{bucket_b}/", batch_size=1)] == ["k0", "k2", "k4", "k6"]
-    assert await a.get_many_async([f"s3://{bucket_a}/k1", f"s3://{bucket_a}/k3"]) == [
-        f"{bucket_a}-1".encode(),
-        f"{bucket_a}-3".encode(),
+    pairs = await a.get_many_async([f"s3://{bucket_a}/k1", f"s3://{bucket_a}/k3"])
+    assert [(uri, bytes(data)) for uri, data in pairs] == [
+        (f"s3://{bucket_a}/k1", f"{bucket_a}-1".encode()),
+        (f"s3://{bucket_a}/k3", f"{bucket_a}-3".encode()),
     ]
     assert _context.current() is None
 
@@ -257,7 +258,8 @@ def _read_both(args: tuple[s3dlio.Client, str, s3dlio.Client, str, int]) -> byte
 def test_two_clients_in_dataloader_workers(
     two: tuple[s3dlio.Client, str, s3dlio.Client, str], context: str
 ) -> None:
-    torch_data = pytest.importorskip("torch.utils.data")
+    import torch.utils.data as torch_data
+
     a, bucket_a, b, bucket_b = two
     for i in range(4):
         a.put_bytes(f"s3://{bucket_a}/w{i}", f"a{i}".encode())

@@ -43,7 +43,9 @@ def test_core_operations_load_no_loader_checkpoint_or_hdf5() -> None:
         "c = s3dlio.Client()\n"
         "assert c.get(f'file://{d}/a') == b'x'\n"
     )
-    assert _modules_after(code) == []
+    # NumPy may load: the transfer engine allocates result memory with numpy.empty (owned,
+    # uninitialised). What must not load is the loader, checkpoint machinery, h5py or a framework.
+    assert [m for m in _modules_after(code) if m != "numpy"] == []
 
 
 def test_lazy_names_load_on_first_use() -> None:

@@ -103,7 +103,7 @@ def test_cancelled_zero_copy_get_does_not_write_into_reused_memory(
     reused = bytearray(len(data))  # the freed memory is likely handed out again here
     _drain_io()
     s3dlio.get(uri)
-    assert not any(memoryview(reused).cast("B")[:: 4096]), "freed memory was written after the call"
+    assert not any(memoryview(reused).cast("B")[::4096]), "freed memory was written after the call"
     assert bytes(reused) == bytes(len(data))
 
 
@@ -111,6 +111,7 @@ def test_blocking_call_interrupted_waits_for_its_parts(big_object: tuple[str, by
     """A KeyboardInterrupt in a blocking call: the call returns only after every part stopped."""
     uri, data = big_object
     sentinel = np.zeros(len(data), dtype=np.uint8)
+
     def interrupt() -> None:
         _thread.interrupt_main()
 

@@ -636,7 +636,6 @@ class _NetworkWriter(AsyncObjectWriter):
             )
         )
 
-
     async def _enqueue(self, item: bytes | _End | _Aborted) -> None:
         assert self._upload is not None
         put = asyncio.ensure_future(self._queue.put(item))
