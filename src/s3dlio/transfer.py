@@ -41,6 +41,7 @@ __all__ = [
     "read_object_into",
     "read_range",
     "run_all",
+    "run_concurrently",
 ]
 
 T = TypeVar("T")
@@ -111,6 +112,13 @@ async def run_all(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> lis
 
 
 # --- reads ----------------------------------------------------------------------------------
+async def run_concurrently(awaitables: Sequence[Awaitable[T]]) -> list[T]:
+    """Await every one of ``awaitables`` at once, with :func:`run_all`'s structure: the first
+    failure cancels the others and is raised only after all of them have finished."""
+    jobs = [(lambda item=item: item) for item in awaitables]
+    return await run_all(jobs, max(1, len(jobs)))
+
+
 async def _fill(handle: ReadHandle, view: memoryview, offset: int = 0) -> None:
     """Fill ``view`` from the handle's bytes at ``offset``, in parallel parts when it is large."""
     config = handle.store.config

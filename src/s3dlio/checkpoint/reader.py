@@ -355,8 +355,8 @@ class CheckpointReader:
         for rank in wanted:
             self._check_rank(rank)
         limit = self._limit()
-        loaded = await asyncio.gather(
-            *(self._load_many(list(self._entries[r].values()), limit) for r in wanted)
+        loaded = await transfer.run_concurrently(
+            [self._load_many(list(self._entries[r].values()), limit) for r in wanted]
         )
         return dict(zip(wanted, loaded, strict=True))
 
@@ -383,7 +383,7 @@ class CheckpointReader:
                 flush()
             batch.append(entry)
         flush()
-        await asyncio.gather(*jobs)
+        await transfer.run_concurrently(jobs)
         return {entry.name: results[entry.name] for entry in entries}
 
     async def _load_into(self, entry: EntryInfo, limit: asyncio.Semaphore, out: dict[str, Any]) -> None:
@@ -446,7 +446,7 @@ class CheckpointReader:
                 total += shard.size
                 continue
             entries = sorted(shard.entries, key=lambda e: e.offset)
-            await asyncio.gather(*(self._read_into(e, None, limit, keep=False) for e in entries))
+            await transfer.run_concurrently([self._read_into(e, None, limit, keep=False) for e in entries])
             crc = offset = 0
             for entry in entries:
                 if entry.offset != offset:
