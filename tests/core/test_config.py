@@ -193,8 +193,8 @@ def test_range_threshold_below_part_size_is_rejected() -> None:
 def test_large_part_size_alone_raises_the_range_threshold() -> None:
     """``configure(part_size=64 MiB)`` alone must keep working: the default threshold follows."""
     try:
-        config = s3dlio.configure(part_size=64 * 1024 * 1024)
-        assert config.range_get_threshold == 64 * 1024 * 1024
-        assert s3dlio.get_config().range_get_threshold == 64 * 1024 * 1024
+        config = s3dlio.configure(part_size=512 * 1024 * 1024)
+        assert config.range_get_threshold == 512 * 1024 * 1024
+        assert s3dlio.get_config().range_get_threshold == 512 * 1024 * 1024
     finally:
         s3dlio.reset_config()
