@@ -2,8 +2,7 @@
 
 Object stores have no empty directories, so ``supports_empty_directories`` is False: the suite
 then creates a directory by writing a file into it, as it does for s3fs. The whole suite runs
-on S3; on local files the open, pipe and put parts run (copy and get go through the same code
-paths as on S3, and the suite's glob cases are many: the suite's time budget goes to S3).
+on S3 and on local files.
 """
 
 from __future__ import annotations
@@ -62,6 +61,14 @@ class TestS3Open(abstract.AbstractOpenTests, _S3dlioFixtures):  # type: ignore[m
 
 class TestS3Pipe(abstract.AbstractPipeTests, _S3dlioFixtures):  # type: ignore[misc]
     backend = "s3"
+
+
+class TestFileCopy(abstract.AbstractCopyTests, _S3dlioFixtures):  # type: ignore[misc]
+    backend = "file"
+
+
+class TestFileGet(abstract.AbstractGetTests, _S3dlioFixtures):  # type: ignore[misc]
+    backend = "file"
 
 
 class TestFilePut(abstract.AbstractPutTests, _S3dlioFixtures):  # type: ignore[misc]
