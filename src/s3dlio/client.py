@@ -237,17 +237,15 @@ class Client:
         with self._bound():
             return await put_async(*args, **kwargs)
 
-    def get_into(self, uri: str, buffer: Any, *args: Any, **kwargs: Any) -> Any:
-        """Read ``uri`` into ``buffer`` (see :func:`s3dlio.get_into`)."""
-        function = _module_function("get_into")
+    def get_into(self, uri: str, buffer: Any) -> int:
+        """Read ``uri`` straight into the writable ``buffer`` (see :func:`s3dlio.get_into`)."""
         with self._bound():
-            return function(uri, buffer, *args, **kwargs)
+            return blocking.get_into(uri, buffer)
 
-    async def get_into_async(self, uri: str, buffer: Any, *args: Any, **kwargs: Any) -> Any:
+    async def get_into_async(self, uri: str, buffer: Any) -> int:
         """Async twin of :meth:`get_into`."""
-        function = _module_function("get_into_async")
         with self._bound():
-            return await function(uri, buffer, *args, **kwargs)
+            return await ops.get_into_async(uri, buffer)
 
     def iter_list(self, uri: str, recursive: bool = True, batch_size: int = 1000) -> Iterator[Any]:
         """Stream a listing (see :func:`s3dlio.iter_list`)."""
@@ -330,15 +328,6 @@ class Client:
 
         with self._bound():
             return _adopt(await create_checkpoint_reader_async(*args, **kwargs), self)
-
-
-def _module_function(name: str) -> Any:
-    import s3dlio
-
-    function = getattr(s3dlio, name, None) or getattr(ops, name, None)
-    if function is None:
-        raise NotImplementedError(f"s3dlio.{name} is not available in this version")
-    return function
 
 
 # --- objects that outlive a call ---------------------------------------------------------------

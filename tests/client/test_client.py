@@ -290,3 +290,19 @@ def test_stats_count_the_clients_requests(tmp_path: Any) -> None:
     assert file_ops["PUT"]["bytes"] == 3
     assert file_ops["GET"]["requests"] == 1
     assert stats["endpoints"] == []
+
+
+def test_get_into_reads_through_the_clients_own_server(
+    two: tuple[s3dlio.Client, str, s3dlio.Client, str],
+) -> None:
+    """``get_into`` (and its twin) run under the client: its endpoint and keys, not the default's."""
+    a, bucket_a, b, _ = two
+    a.put_bytes(f"s3://{bucket_a}/into", b"from-a")
+    out = bytearray(16)
+    assert a.get_into(f"s3://{bucket_a}/into", out) == 6
+    assert bytes(out[:6]) == b"from-a"
+    target = np.zeros(6, dtype=np.uint8)
+    assert asyncio.run(a.get_into_async(f"s3://{bucket_a}/into", target)) == 6
+    assert target.tobytes() == b"from-a"
+    with pytest.raises(s3dlio.S3dlioError):  # b's server has no such bucket
+        b.get_into(f"s3://{bucket_a}/into", bytearray(16))
