@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import torch.utils.data
 
@@ -399,7 +399,48 @@ def _shard(uris: list[str]) -> list[str]:
     return uris[rank * workers + worker :: world * workers]
 
 
-class S3IterableDataset(torch.utils.data.IterableDataset[Any]):
+class _ObjectDataset:
+    """What both datasets share: their objects, configuration, ``transform`` and constructors."""
+
+    _uris: list[str]
+    _config: Config
+
+    def _setup(
+        self,
+        uris: Iterable[str],
+        region: str | None,
+        endpoint: str | None,
+        transform: Callable[[S3Reader], Any],
+        s3client_config: S3ClientConfig | None,
+        reader_constructor: Any,
+    ) -> None:
+        if reader_constructor is not None:
+            raise ConfigError("reader_constructor is not supported: s3dlio reads each object whole")
+        self._config = _config(region, endpoint, s3client_config)
+        self._uris = [str(u) for u in uris]
+        self.region = region
+        self.endpoint = endpoint
+        self.transform = transform
+
+    @classmethod
+    def from_prefix(cls, s3_uri: str, *, region: str | None = None, **kwargs: Any) -> Self:
+        """Every object under ``s3_uri``, sorted by URI (listed now)."""
+        config = _config(region, kwargs.get("endpoint"), kwargs.get("s3client_config"))
+        return cls(_object_uris(s3_uri, config), region=region, **kwargs)  # type: ignore[call-arg]
+
+    @classmethod
+    def from_objects(
+        cls, object_uris: str | Iterable[str], *, region: str | None = None, **kwargs: Any
+    ) -> Self:
+        """Exactly these objects, in this order."""
+        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris)
+        return cls(uris, region=region, **kwargs)  # type: ignore[call-arg]
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+
+class S3IterableDataset(_ObjectDataset, torch.utils.data.IterableDataset[Any]):
     """Iterates ``transform(S3Reader)`` over a prefix or a list of object URIs."""
 
     def __init__(
@@ -413,39 +454,16 @@ class S3IterableDataset(torch.utils.data.IterableDataset[Any]):
         enable_sharding: bool = False,
         reader_constructor: Any = None,
     ) -> None:
-        if reader_constructor is not None:
-            raise ConfigError("reader_constructor is not supported: s3dlio reads each object whole")
-        self._config = _config(region, endpoint, s3client_config)
-        self._uris = [str(u) for u in uris]
-        self.region = region
-        self.endpoint = endpoint
-        self.transform = transform
+        self._setup(uris, region, endpoint, transform, s3client_config, reader_constructor)
         self.enable_sharding = bool(enable_sharding)
-
-    @classmethod
-    def from_prefix(cls, s3_uri: str, *, region: str | None = None, **kwargs: Any) -> S3IterableDataset:
-        """Every object under ``s3_uri``, sorted by URI (listed now)."""
-        config = _config(region, kwargs.get("endpoint"), kwargs.get("s3client_config"))
-        return cls(_object_uris(s3_uri, config), region=region, **kwargs)
-
-    @classmethod
-    def from_objects(
-        cls, object_uris: str | Iterable[str], *, region: str | None = None, **kwargs: Any
-    ) -> S3IterableDataset:
-        """Exactly these objects, in this order."""
-        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris)
-        return cls(uris, region=region, **kwargs)
 
     def __iter__(self) -> Iterator[Any]:
         uris = _shard(self._uris) if self.enable_sharding else self._uris
         for uri in uris:
             yield self.transform(S3Reader(uri, self._config))
 
-    def __len__(self) -> int:
-        return len(self._uris)
 
-
-class S3MapDataset(torch.utils.data.Dataset[Any]):
+class S3MapDataset(_ObjectDataset, torch.utils.data.Dataset[Any]):
     """Random access: ``dataset[i]`` is ``transform(S3Reader)`` of the ``i``-th object."""
 
     def __init__(
@@ -458,31 +476,10 @@ class S3MapDataset(torch.utils.data.Dataset[Any]):
         s3client_config: S3ClientConfig | None = None,
         reader_constructor: Any = None,
     ) -> None:
-        if reader_constructor is not None:
-            raise ConfigError("reader_constructor is not supported: s3dlio reads each object whole")
-        self._config = _config(region, endpoint, s3client_config)
-        self._uris = [str(u) for u in uris]
-        self.region = region
-        self.endpoint = endpoint
-        self.transform = transform
-
-    @classmethod
-    def from_prefix(cls, s3_uri: str, *, region: str | None = None, **kwargs: Any) -> S3MapDataset:
-        config = _config(region, kwargs.get("endpoint"), kwargs.get("s3client_config"))
-        return cls(_object_uris(s3_uri, config), region=region, **kwargs)
-
-    @classmethod
-    def from_objects(
-        cls, object_uris: str | Iterable[str], *, region: str | None = None, **kwargs: Any
-    ) -> S3MapDataset:
-        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris)
-        return cls(uris, region=region, **kwargs)
+        self._setup(uris, region, endpoint, transform, s3client_config, reader_constructor)
 
     def __getitem__(self, index: int) -> Any:
         return self.transform(S3Reader(self._uris[index], self._config))
-
-    def __len__(self) -> int:
-        return len(self._uris)
 
 
 class S3Checkpoint:
