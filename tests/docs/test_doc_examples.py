@@ -5,11 +5,15 @@ in a fresh temporary working directory, with the S3 server's variables set (and 
 fake-gcs-server's when the page uses ``az://`` or ``gs://``). Every bucket the examples name
 (``s3://name/...``, ``s3dlio://s3/name/...``) is created empty before the page runs and deleted
 after it. Blocks marked ```` ```python notest ```` are skipped by design (see docs/testing.md).
+A page that starts Ray runs in a child process instead, as the Ray tests do (``tests/ray_driver.py``):
+Ray's driver must never be pytest's own process.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,9 @@ def test_examples_of_page_run(
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": "__docs__"}
     try:
+        if any("import ray" in b.code for b in examples):
+            _run_in_child(page, examples, tmp_path)
+            return
         for block in examples:
             code = compile(block.code, f"{block.path}:{block.line}", "exec")
             try:
@@ -58,6 +65,18 @@ def test_examples_of_page_run(
         s3dlio.reset_config()
         for scheme, server, name in cleanups:
             _delete(scheme, server, name)
+
+
+def _run_in_child(page: Path, examples: list[mdcode.Block], workdir: Path) -> None:
+    script = workdir / "page.py"
+    script.write_text("\n".join(b.code for b in examples))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, (
+        f"the examples of {page.relative_to(DOCS.parent)} failed (status {done.returncode}):\n"
+        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
 
 
 def _create(scheme: str, server: Any, name: str) -> None:
