@@ -19,8 +19,8 @@ from typing import Any, Literal, TypeVar, overload
 from . import transfer
 from ._buffers import BytesView, as_view, writable_view
 from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
-from .results import ListEntry, ObjectStat
-from .stores import AsyncObjectWriter, LocalStore, ObjectInfo, Store, open_store
+from .results import ListEntry, ObjectStat, entries_of
+from .stores import AsyncObjectWriter, LocalStore, Store, open_store
 from .stores.local import TEMP_MARKER
 from .uri import ParsedUri, parse_uri
 
@@ -235,20 +235,6 @@ async def exists_async(uri: str) -> bool:
     return True
 
 
-def _entries(page: list[ObjectInfo], root: str) -> list[ListEntry]:
-    return [
-        ListEntry(
-            root + info.key,
-            key=info.key,
-            size=info.size,
-            etag=info.etag,
-            last_modified=info.last_modified,
-            is_prefix=info.is_prefix,
-        )
-        for info in page
-    ]
-
-
 async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[ListEntry]:
     """Stream the objects under the prefix ``uri`` (a directory: ``data`` means ``data/``).
 
@@ -259,7 +245,7 @@ async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[Lis
     """
     store, key, parsed = resolve(uri)
     async for page in store.list_pages(key, recursive):
-        for item in _entries(page, parsed.root):
+        for item in entries_of(page, parsed.root):
             yield item
 
 
@@ -268,7 +254,7 @@ async def list_async(uri: str, recursive: bool = True) -> list[ListEntry]:
     store, key, parsed = resolve(uri)
     found: list[ListEntry] = []
     async for page in store.list_pages(key, recursive):
-        found += _entries(page, parsed.root)
+        found += entries_of(page, parsed.root)
     return found
 
 
