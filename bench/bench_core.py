@@ -321,20 +321,29 @@ def main() -> None:
     rounds = args.rounds
     ensure_original()
     rows: list[dict[str, Any]] = []
+
+    def wanted(title: str) -> bool:
+        return args.only is None or args.only.lower() in title.lower()
+
     with tempfile.TemporaryDirectory(prefix="s3dlio-bench-") as tmp:
-        rows.append(bench_file_get(Path(tmp), "256 KiB", 256 * KiB, 400, rounds))
-        rows.append(bench_file_get(Path(tmp), "8 MiB", 8 * MiB, 40, rounds))
-    if not args.skip_s3:
+        for label, size, count in (("256 KiB", 256 * KiB, 400), ("8 MiB", 8 * MiB, 40)):
+            if wanted(f"file:// GET {label}"):
+                rows.append(bench_file_get(Path(tmp), label, size, count, rounds))
+    s3_rows: list[tuple[str, Callable[[S3Config, str], dict[str, Any]]]] = [
+        ("S3 GET 256 KiB", lambda c, b: bench_s3_get(c, b, "256 KiB", 256 * KiB, 1000, 64, rounds)),
+        ("S3 GET 8 MiB", lambda c, b: bench_s3_get(c, b, "8 MiB", 8 * MiB, 100, 32, rounds)),
+        ("S3 GET 64 MiB", lambda c, b: bench_s3_get(c, b, "64 MiB", 64 * MiB, 4, 4, rounds)),
+        ("S3 PUT 1 MiB", lambda c, b: bench_s3_put(c, b, 1 * MiB, 300, rounds)),
+        ("S3 LIST", lambda c, b: bench_s3_list(c, b, 5000, rounds)),
+    ]
+    s3_rows = [(title, run) for title, run in s3_rows if wanted(title)]
+    if s3_rows and not args.skip_s3:
         cfg = s3_from_args(args)
         try:
             cfg.apply_env()
             bucket = f"bench-core-{os.getpid()}"
             s3dlio.create_bucket(f"s3://{bucket}")
-            rows.append(bench_s3_get(cfg, bucket, "256 KiB", 256 * KiB, 1000, 64, rounds))
-            rows.append(bench_s3_get(cfg, bucket, "8 MiB", 8 * MiB, 100, 32, rounds))
-            rows.append(bench_s3_get(cfg, bucket, "64 MiB", 64 * MiB, 4, 4, rounds))
-            rows.append(bench_s3_put(cfg, bucket, 1 * MiB, 300, rounds))
-            rows.append(bench_s3_list(cfg, bucket, 5000, rounds))
+            rows += [run(cfg, bucket) for _, run in s3_rows]
         finally:
             cfg.stop()
     print_rows(rows)
