@@ -54,7 +54,7 @@ class ListEntry(str):
         is_prefix: bool = False,
     ) -> ListEntry:
         entry = super().__new__(cls, uri)
-        # One dict, assigned once: half the cost of five attribute stores (a listing makes many).
+        # One dict assigned once is cheaper than five attribute stores (a listing makes many).
         entry.__dict__ = {
             "key": key,
             "size": size,
