@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -36,15 +37,17 @@ class Scenario:
     bucket: str
 
 
-def run_scenarios(
-    module_file: str, workdir: Path, bucket: str = "", env: dict[str, str] | None = None
-) -> dict[str, str]:
-    """Run every ``scenario_*`` of ``module_file`` in one Ray driver; name -> '' or traceback."""
+def scenarios_in(namespace: Mapping[str, object]) -> list[str]:
+    """The names of the scenarios defined in a module's namespace, sorted."""
+    return sorted(name for name in namespace if name.startswith("scenario_"))
+
+
+def run_scenarios(module_file: str, workdir: Path, bucket: str = "") -> dict[str, str]:
+    """Run every scenario of ``module_file`` in one Ray driver (which inherits this process's
+    environment); name -> '' when it passed, else its traceback."""
     outcomes = workdir / "outcomes.json"
-    child_env = {**os.environ, **(env or {})}
     done = subprocess.run(
         [sys.executable, __file__, module_file, str(outcomes), str(workdir), bucket],
-        env=child_env,
         capture_output=True,
         text=True,
         timeout=DRIVER_TIMEOUT_S,
@@ -85,7 +88,7 @@ def _main(module_file: str, outcomes_file: str, workdir: str, bucket: str) -> No
         runtime_env={"env_vars": passed_on},
     )
     outcomes: dict[str, str] = {}
-    for name in sorted(n for n in vars(module) if n.startswith("scenario_")):
+    for name in scenarios_in(vars(module)):
         tmp = Path(workdir) / name
         tmp.mkdir()
         try:

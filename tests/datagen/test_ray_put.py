@@ -12,7 +12,7 @@ import pytest
 
 import s3dlio
 import s3dlio.ray
-from ray_driver import Scenario, check, run_scenarios
+from ray_driver import Scenario, check, run_scenarios, scenarios_in
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -63,7 +63,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return run_scenarios(__file__, tmp_path_factory.mktemp("ray-put"))
 
 
-SCENARIOS = sorted(name for name in dict(globals()) if name.startswith("scenario_"))
+SCENARIOS = scenarios_in(globals())
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -13,7 +13,7 @@ import pytest
 import ray
 
 import s3dlio
-from ray_driver import Scenario, check, run_scenarios
+from ray_driver import Scenario, check, run_scenarios, scenarios_in
 from s3dlio.ray import S3dlioDatasink, S3dlioDatasource, read_objects
 
 NUM = 12
@@ -85,20 +85,19 @@ def scenario_datasink_writes_rows_as_objects(ctx: Scenario) -> None:
 @pytest.fixture(scope="module")
 def outcomes(s3_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A bucket with NUM objects, then every scenario in one Ray driver that sees the server."""
-    env = dict(s3_server.env())
     name = f"ray-{uuid.uuid4().hex[:12]}"
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
+    with pytest.MonkeyPatch.context() as patch:  # the driver process inherits these variables
+        for key, value in s3_server.env().items():
             patch.setenv(key, value)
         s3dlio.create_bucket(f"s3://{name}")
         s3dlio.put_many([(f"s3://{name}/in/o{i:02d}.bin", _payload(i)) for i in range(NUM)])
         try:
-            return run_scenarios(__file__, tmp_path_factory.mktemp("ray-data"), bucket=name, env=env)
+            return run_scenarios(__file__, tmp_path_factory.mktemp("ray-data"), bucket=name)
         finally:
             s3_server.delete_bucket(name, force=True)
 
 
-SCENARIOS = sorted(name for name in dict(globals()) if name.startswith("scenario_"))
+SCENARIOS = scenarios_in(globals())
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
