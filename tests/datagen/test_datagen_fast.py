@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import struct
@@ -262,6 +263,60 @@ def test_put_to_files_error_names_the_object_and_leaves_no_temp(tmp_path: Path) 
     with pytest.raises(S3dlioError, match="o1"):
         s3dlio.put(f"file://{target}/", 2, "o{}", object_type="npz", size=5000, seed=1, max_in_flight=1)
     assert sorted(os.listdir(target)) == ["o0", "o1"]  # object 0 landed, no temp file is left
+
+
+def test_put_to_files_stops_when_progress_raises(tmp_path: Path) -> None:
+    """The callback's error fails the call; the workers stop early and leave no temp file."""
+
+    class Stop(Exception):
+        pass
+
+    def progress(done: int, nbytes: int) -> None:
+        if done == 3:
+            raise Stop("enough")
+
+    num = 2000  # far more batches than workers: stopping early shows
+    with pytest.raises(Stop, match="enough"):
+        s3dlio.put(
+            f"file://{tmp_path}/", num, "o{}", object_type="random", size=4096, seed=5,
+            progress=progress,
+        )  # fmt: skip
+    names = os.listdir(tmp_path)
+    assert 3 <= len(names) < num
+    assert all(not name.startswith(".") for name in names)  # no temporary file is left
+    for name in names:  # every file that landed is complete
+        index = int(name[1:])
+        assert (tmp_path / name).read_bytes() == make_object("random", index, 4096, seed=5, num=num)
+
+
+def test_put_async_to_files_cancelled_stops_early(tmp_path: Path) -> None:
+    """Cancelling returns once the workers finished their current object, long before the end."""
+    num = 2000
+
+    async def cancel_after_first_object() -> None:
+        first = asyncio.Event()
+        task = asyncio.create_task(
+            s3dlio.put_async(
+                f"file://{tmp_path}/",
+                num,
+                "o{}",
+                object_type="random",
+                size=4096,
+                seed=6,
+                progress=lambda done, nbytes: first.set(),
+            )
+        )
+        await first.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_after_first_object())
+    names = os.listdir(tmp_path)
+    assert 1 <= len(names) < num
+    assert all(not name.startswith(".") for name in names)
+    for name in names:
+        assert (tmp_path / name).read_bytes() == make_object("random", int(name[1:]), 4096, seed=6, num=num)
 
 
 def test_put_large_random_to_file_still_streams(tmp_path: Path) -> None:

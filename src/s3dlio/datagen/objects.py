@@ -11,14 +11,14 @@ worker for local files instead of allocating every object.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
 
 from ..formats.parquet import require_pyarrow
 from .formats import Pending, finish, hdf5_job, npz_job, parquet_job, tfrecord_job
-from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int
+from .generator import MAX_COMPRESS, DataGenerator, U8Array, check_int, object_stride, render_objects
 from .templates import validate_template
 
 __all__ = [
@@ -106,6 +106,20 @@ class ObjectMaker:
         if self._zeros is None:  # zeros: one shared immutable object
             self._zeros = bytes(size)
         return self._zeros
+
+    def run(self, start: int, stop: int) -> tuple[int, Callable[[U8Array], None]] | None:
+        """Objects ``start .. stop - 1`` rendered together, where the type allows it (``random``:
+        consecutive pieces of one stream), as ``(stride, fill)``: ``fill(out)`` writes
+        ``(stop - start) * stride`` bytes, and object ``i`` is ``out[(i - start) * stride:]``'s
+        first ``size`` bytes. None for the other types, which are built one by one (``job``)."""
+        if self.object_type != "random" or self.size == 0:
+            return None
+        start = self._index(start)
+        if not start < stop <= self.num:
+            raise ValueError(f"stop must be in {start + 1}..{self.num}, got {stop}")
+        size, count = self.size, stop - start
+        options = {"seed": self.seed, "dedup": self.dedup, "compress": self.compress, "num": self.num}
+        return object_stride(size), lambda out: render_objects(size, start, count, out, **options)
 
     def make(self, index: int) -> bytes:
         """Object ``index`` as ``bytes`` (generated in place: no intermediate copy)."""

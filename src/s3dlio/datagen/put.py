@@ -6,11 +6,12 @@ Objects above the multipart threshold of type ``zeros``/``random`` are streamed 
 chunks and never held whole.
 
 Local files (``file://``, ``direct://``): generating is the expensive part, and it is CPU work,
-so a few workers (two per core, never more than ``max_in_flight``) each take a batch of objects
-at a time and, for each one, generate it into a buffer the worker reuses and write it to a
-temporary file that is renamed into place (as ``LocalStore`` does: a reader never sees half a
-file). No ``bytes`` object is allocated per object, no thread hop happens per object, and each
-directory is created once per call.
+so a few workers (two per core, never more than ``max_in_flight``), each one long job in the I/O
+pool, take batches of objects from a shared list until it is empty. For each object a worker
+generates it into a buffer it reuses (``random`` objects: the whole batch in one pass) and writes
+it to a temporary file that is renamed into place (as ``LocalStore`` does: a reader never sees
+half a file). No ``bytes`` object is allocated per object, no thread hop happens per object or
+per batch, and each directory is created once per call.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -147,15 +148,28 @@ async def put_async(
         files = _LocalFiles(config_store, uris, maker)
         batch = max(1, min(_BATCH_MAX, _BATCH_BYTES // max(size, 1)))
         batches = [(start, min(hi, start + batch)) for start in range(lo, hi, batch)]
+        pending = iter(batches)  # shared by the workers
+        loop = asyncio.get_running_loop()
+        failed: list[BaseException] = []
 
-        async def write_batch(bounds: tuple[int, int]) -> None:
-            report(await run_io(files.write_range, *bounds))
+        def report_or_stop(count: int) -> None:
+            try:
+                report(count)
+            except BaseException as exc:  # the callback's error fails the call
+                failed.append(exc)
+                files.stop()
 
-        try:
-            await run_bounded(batches, write_batch, local_workers(max_in_flight))
-        except BaseException:
-            files.stop()  # jobs already running in threads finish their current object only
-            raise
+        def written(count: int) -> None:  # in a pool thread: progress runs on the loop
+            loop.call_soon_threadsafe(report_or_stop, count)
+
+        async def worker(_: int) -> None:
+            # On cancellation, running workers finish their current object only.
+            await run_io(files.drain, pending, written, on_cancel=files.stop)
+
+        workers = min(local_workers(max_in_flight), len(batches))
+        await run_bounded(range(workers), worker, workers)
+        if failed:  # reported before the workers' results: call_soon_threadsafe keeps order
+            raise failed[0]
     else:
 
         async def upload_one(index: int) -> None:
@@ -199,6 +213,16 @@ def _shard(num: int, rank: object, world_size: object, index_range: object) -> t
     return shard_range(num, rank, world_size)  # type: ignore[arg-type]
 
 
+def _at_least(buffer: U8Array, length: int) -> U8Array:
+    """``buffer`` if it holds ``length`` bytes, else a new one with slack (tfrecord lengths vary
+    by a few bytes from object to object)."""
+    if len(buffer) >= length:
+        return buffer
+    buffer = np.empty(length + length // 64 + 4096, np.uint8)
+    advise_huge_pages(buffer)
+    return buffer
+
+
 class _LocalFiles:
     """Writes objects of one call to local files; ``write_range`` runs in I/O-pool threads."""
 
@@ -216,12 +240,40 @@ class _LocalFiles:
         """Make running and later ``write_range`` calls return before their next object."""
         self._stopped = True
 
+    def drain(self, batches: Iterator[tuple[int, int]], written: Callable[[int], None]) -> None:
+        """Write the ``(start, end)`` ranges taken from ``batches``, which several ``drain`` jobs
+        share, until none is left or the call stops; ``written(count)`` after each range.
+
+        One long job per worker, not one per range: no event-loop round trip between ranges, and
+        each worker keeps its thread and its warm buffer.
+        """
+        while not self._stopped:
+            with self._lock:
+                bounds = next(batches, None)
+            if bounds is None:
+                return
+            written(self.write_range(*bounds))
+
     def write_range(self, start: int, end: int) -> int:
         """Generate and write objects ``start .. end - 1``; return how many were written."""
         with self._lock:
             buffer = self._buffers.pop() if self._buffers else np.empty(0, np.uint8)
         index = start
         try:
+            run = self._maker.run(start, end)
+            if run is not None:  # random data: the whole range rendered in one pass
+                stride, fill = run
+                buffer = _at_least(buffer, (end - start) * stride)
+                fill(buffer[: (end - start) * stride])
+                whole = memoryview(buffer)  # type: ignore[arg-type]
+                size = self._maker.size
+                try:
+                    while index < end and not self._stopped:
+                        offset = (index - start) * stride
+                        self._write(index, whole[offset : offset + size])
+                        index += 1
+                finally:
+                    whole.release()
             while index < end and not self._stopped:
                 buffer = self._write_one(index, buffer)
                 index += 1
@@ -236,23 +288,22 @@ class _LocalFiles:
     def _write_one(self, index: int, buffer: U8Array) -> U8Array:
         job = self._maker.job(index)
         if isinstance(job, bytes):
-            data: memoryview = memoryview(job)
-        else:
-            length, fill = job
-            if len(buffer) < length:  # with slack: tfrecord lengths vary by a few bytes
-                buffer = np.empty(length + length // 64 + 4096, np.uint8)
-                advise_huge_pages(buffer)
-            fill(buffer[:length])
-            data = memoryview(buffer[:length])  # type: ignore[arg-type]
+            self._write(index, memoryview(job))
+            return buffer
+        length, fill = job
+        buffer = _at_least(buffer, length)
+        fill(buffer[:length])
+        with memoryview(buffer) as whole:  # type: ignore[arg-type]
+            self._write(index, whole[:length])
+        return buffer
+
+    def _write(self, index: int, data: memoryview) -> None:
         uri = self._uris[index]
         path = self._store.path(uri.split(":///", 1)[1])
         try:
             self._put_file(path, index, data)
         except OSError as exc:
             raise translate_os_error(exc, uri, "put") from exc
-        finally:
-            data.release()
-        return buffer
 
     def _put_file(self, path: str, index: int, data: memoryview) -> None:
         """``LocalStore._put_file`` without a ``makedirs`` and a uuid per file (same hooks)."""

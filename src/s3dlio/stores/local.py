@@ -55,17 +55,25 @@ def io_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-async def run_io(function: Callable[..., T], *args: Any, discard: Callable[[T], object] | None = None) -> T:
+async def run_io(
+    function: Callable[..., T],
+    *args: Any,
+    discard: Callable[[T], object] | None = None,
+    on_cancel: Callable[[], object] | None = None,
+) -> T:
     """Run a blocking call in the I/O pool and return its result.
 
     A pool job cannot be stopped, and it may be writing into a buffer or using a descriptor. So
     when the caller is cancelled, this still waits for the job to finish before the cancellation
     propagates (``discard`` then releases what the job returned, e.g. closes an opened fd).
+    ``on_cancel`` is called first, to ask a long job to return early.
     """
     future = asyncio.get_running_loop().run_in_executor(io_pool(), function, *args)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
         while not future.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({future})
