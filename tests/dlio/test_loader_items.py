@@ -134,3 +134,13 @@ def test_items_in_dataloader_workers_split_only_when_asked(tmp_path: object) -> 
 
     assert gather({"prefetch": 4}, own_share=True) == uris  # each worker's own list, not split again
     assert gather({"prefetch": 4, "num_workers_split": True}, own_share=False) == uris  # split on request
+
+
+def test_items_are_zero_copy_unless_told_otherwise(root: str) -> None:
+    """Like the original's items, the data is a zero-copy buffer; ``zero_copy=False`` gives bytes."""
+    objects = _objects(root, 3)
+    ds = s3dlio.PyDataset.from_uris(list(objects))
+    for opts, kind in (({"prefetch": 4}, s3dlio.BytesView), ({"prefetch": 4, "zero_copy": False}, bytes)):
+        items = list(s3dlio.PyBytesAsyncDataLoader(ds, opts).items())
+        assert {type(item.data) for item in items} == {kind}
+        assert {item.uri: bytes(item) for item in items} == objects

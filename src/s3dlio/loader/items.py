@@ -43,7 +43,8 @@ class PyObjectItem:
     """One object from :meth:`PyBytesAsyncDataLoader.items`: ``item.uri`` and its data.
 
     ``len(item)`` and ``item.byte_count`` are its size, ``bytes(item)`` a copy, ``item.data``
-    the buffer itself (``memoryview(item.data)``, ``np.frombuffer(item.data, ...)``, no copy).
+    the buffer itself: a read-only :class:`~s3dlio.BytesView` (``memoryview(item.data)``,
+    ``np.frombuffer(item.data, ...)``, no copy), or ``bytes`` with ``zero_copy=False`` given.
     """
 
     __slots__ = ("data", "index", "uri")

@@ -544,6 +544,9 @@ class PyBytesAsyncDataLoader:
     def items(self) -> ItemIterator:
         """Single objects with their URI, in completion order: see :mod:`s3dlio.loader.items`.
 
+        Their data is a zero-copy :class:`~s3dlio.BytesView` (``bytes(item)`` copies), or
+        ``bytes`` when the loader was given ``zero_copy=False`` explicitly.
+
         Up to ``prefetch`` objects (at least 1) are in flight or waiting, and at most
         ``max_concurrency`` requests when it is set (else ``max(prefetch, 16)``); ``collect_batch(n)``
         takes up to ``n`` at once and returns an empty list at the end. Inside a torch
@@ -554,7 +557,10 @@ class PyBytesAsyncDataLoader:
         async def start() -> ItemIterator:
             tuned, _ = await self._tuning()
             await self._sizes_for(tuned)
-            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, tuned.zero_copy)
+            # Items are zero-copy unless ``zero_copy`` was set: DLIO only takes ``len(item)``,
+            # and a copy into ``bytes`` per item cost 1.8x the client CPU of get_many (8 MiB).
+            zero_copy = tuned.zero_copy if "zero_copy" in tuned.explicit else True
+            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, zero_copy)
             order = self._sampler.indices()
             explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
             split = _worker_split() if explicit else None
