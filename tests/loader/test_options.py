@@ -143,3 +143,23 @@ def test_auto_tuning_samples_sizes_for_a_uri_list(tmp_path: Path) -> None:
     assert loader.dataset.sizes == [None] * 6
     list(loader)
     assert loader.workload_type == "small"
+
+
+def test_ranged_reads_only_where_part_size_was_chosen() -> None:
+    """By default the loader splits objects where ``get()`` does (the measured engine threshold);
+    a ``part_size`` given by the caller or by an adaptive preset splits above that size."""
+    from s3dlio.loader.dataset import Fetcher, split_above
+
+    engine = s3dlio.get_config().range_get_threshold
+    default = LoaderOptions.from_dict({})
+    given = LoaderOptions.from_dict({"part_size": 5 * MiB})
+    assert split_above(default, None) is None
+    assert split_above(given, None) == 5 * MiB
+    assert split_above(default, "large") == default.part_size
+    fetchers = {
+        "default": Fetcher(default.part_size, 8, split_above=split_above(default, None)),
+        "given": Fetcher(given.part_size, 8, split_above=split_above(given, None)),
+    }
+    assert fetchers["default"].config.range_get_threshold == max(engine, 8 * MiB) > 8 * MiB + 4096
+    assert fetchers["given"].config.range_get_threshold == 5 * MiB
+    assert {f.config.part_size for f in fetchers.values()} == {8 * MiB, 5 * MiB}

@@ -46,25 +46,41 @@ class EmptyDatasetError(S3dlioError, ValueError):
     """A dataset was created from a prefix (or a list) with no objects."""
 
 
+def split_above(options: LoaderOptions, workload_type: str | None) -> int | None:
+    """The object size above which the loader reads ranges: ``part_size`` when the caller or an
+    adaptive preset chose it, else None (the engine's ``range_get_threshold``, chosen by
+    measurement: splitting an object of a few ``part_size`` costs more than it gains, and an
+    8 MiB sample with its file header became two requests and a copy)."""
+    if "part_size" in options.explicit or workload_type is not None:
+        return options.part_size
+    return None
+
+
 class Fetcher:
     """Reads a dataset's objects through the transfer engine under one ``part_size`` and concurrency.
 
-    The store is opened with a configuration derived from the active one:
-    ``part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency``. Each
-    item is one loader request; the engine reads an object larger than ``part_size`` as
+    The store is opened with a configuration derived from the active one: ``part_size``,
+    ``max_concurrency`` and, when ``split_above`` is given, ``range_get_threshold=split_above``.
+    Each item is one loader request; the engine reads an object larger than the threshold as
     ``ceil(size / part_size)`` parallel ranges of one version, straight into the item's memory,
     and checks its size against the listed one. With ``zero_copy`` items are
     :class:`~s3dlio.BytesView` instead of ``bytes``.
     """
 
     def __init__(
-        self, part_size: int, max_concurrency: int, client: Client | None = None, zero_copy: bool = False
+        self,
+        part_size: int,
+        max_concurrency: int,
+        client: Client | None = None,
+        zero_copy: bool = False,
+        split_above: int | None = None,
     ) -> None:
         self.part_size = part_size
         self.zero_copy = zero_copy
         self._cache, config = active(client)  # ``client``, the bound one, or the default
+        threshold = max(part_size, config.range_get_threshold) if split_above is None else split_above
         self.config = config.replace(
-            part_size=part_size, range_get_threshold=part_size, max_concurrency=max_concurrency
+            part_size=part_size, range_get_threshold=threshold, max_concurrency=max_concurrency
         )
 
     def store(self, uri: str) -> tuple[Store, str]:
@@ -108,7 +124,7 @@ class BaseDataset:
         if fetcher is None:
             opts = self._options
             fetcher = self._fetcher_cache = Fetcher(
-                opts.part_size, opts.max_concurrency, self.client, opts.zero_copy
+                opts.part_size, opts.max_concurrency, self.client, opts.zero_copy, split_above(opts, None)
             )
         return fetcher
 

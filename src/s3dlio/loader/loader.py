@@ -40,7 +40,7 @@ from typing import Any
 from .. import _sync
 from ..stores.base import Store
 from . import adaptive
-from .dataset import BaseDataset, Fetcher, Request, create_dataset, join_parts
+from .dataset import BaseDataset, Fetcher, Request, create_dataset, join_parts, split_above
 from .items import ItemIterator
 from .options import LoaderOptions
 from .sampler import ShardedSampler, split_for_worker
@@ -520,7 +520,7 @@ class PyBytesAsyncDataLoader:
             await fill(options.max_concurrency)
 
     async def _start_run(self) -> _Run:
-        options, _ = await self._tuning()
+        options, kind = await self._tuning()
         await self._sizes_for(options)
         self._close_active("superseded by a newer iteration of the same loader")
         order = self._sampler.indices()
@@ -533,7 +533,13 @@ class PyBytesAsyncDataLoader:
                 f"but this iteration runs with {split}"
             )
         self._split = split
-        fetcher = Fetcher(options.part_size, options.max_concurrency, self._dataset.client, options.zero_copy)
+        fetcher = Fetcher(
+            options.part_size,
+            options.max_concurrency,
+            self._dataset.client,
+            options.zero_copy,
+            split_above(options, kind),
+        )
         run = _Run(self, order[self._position :], options, fetcher)
         self._run = run
         return run
@@ -555,12 +561,13 @@ class PyBytesAsyncDataLoader:
         """
 
         async def start() -> ItemIterator:
-            tuned, _ = await self._tuning()
+            tuned, kind = await self._tuning()
             await self._sizes_for(tuned)
             # Items are zero-copy unless ``zero_copy`` was set: DLIO only takes ``len(item)``,
             # and a copy into ``bytes`` per item cost 1.8x the client CPU of get_many (8 MiB).
             zero_copy = tuned.zero_copy if "zero_copy" in tuned.explicit else True
-            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, zero_copy)
+            above = split_above(tuned, kind)
+            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, zero_copy, above)
             order = self._sampler.indices()
             explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
             split = _worker_split() if explicit else None

@@ -12,8 +12,11 @@ key                    default      meaning
 ``max_concurrency``    16           items being read at once; also the ranges in flight per large item
 ``shuffle``            False        shuffle the order every epoch
 ``seed``               None         shuffle seed (``>= 0``); None with ``shuffle`` draws one at random
-``part_size``          8 MiB        objects larger than this are read as parallel ranged GETs of
-                                    this size (``>= 5 MiB``, the same floor as ``Config.part_size``)
+``part_size``          8 MiB        when given (or set by an adaptive preset), objects larger than
+                                    this are read as parallel ranged GETs of this size (``>= 5 MiB``,
+                                    the same floor as ``Config.part_size``); by default only objects
+                                    above ``Config.range_get_threshold`` (256 MiB) are, in parts of
+                                    this size, as ``get()`` does
 ``drop_last``          False        drop the uneven tail of the shards and the last partial batch
 ``shard_rank``         0            this process's rank (DDP)
 ``shard_world_size``   1            number of ranks (DDP)
