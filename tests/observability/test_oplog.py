@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import s3dlio
-from oplog_rows import check_rows, read_log
+from oplog_rows import check_rows, ns, read_log
 from s3dlio import oplog
 
 
@@ -95,6 +96,54 @@ def test_bounded_queue_loses_nothing(tmp_path: Path) -> None:
     check_rows(rows)
     assert len(rows) == 2000 and sorted(int(r["thread"]) for r in rows) == sorted([1, 2, 3, 4] * 500)
     assert all("\t" not in r["file"] and r["file"].startswith("b/k ") for r in rows)  # tabs escaped
+
+
+def _rfc3339(ns: int) -> str:
+    """The expected text of a time, worked out without numpy (and so without the op-log's code)."""
+    seconds, nanos = divmod(ns, 10**9)
+    whole = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=seconds)
+    return f"{whole:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+# (start, end) in ns: second and day boundaries, a leap day, 1 ns and 999,999,999 ns fractions
+_TIMES = [
+    (10**18, 10**18 + 5),  # 2001-09-09T01:46:40.000000000Z
+    (0, 1),
+    (999_999_999, 10**9),
+    (1_709_251_199_999_999_999, 1_709_251_200_000_000_001),  # 2024-02-29 into 2024-03-01
+    (1_764_745_472_123_456_789, 1_764_745_472_123_456_789),
+    (1_764_745_472_000_000_001, 1_764_745_479_100_000_000),
+    (1_700_000_000_000_000_010, 1_700_000_000_000_000_009),  # the wall clock stepped back
+]
+
+
+def test_times_are_rfc3339_utc_with_nanoseconds(tmp_path: Path) -> None:
+    path = tmp_path / "times.tsv.zst"
+    log = oplog.OpLog(str(path))
+    log.client_id = "c1"
+    ops = ["GET", "PUT", "STAT", "LIST"]
+    for i, (start, end) in enumerate(_TIMES * 3):  # mixed ops, stores, threads and an error
+        error = OSError("disk\tfull") if i == 9 else None
+        store = ("s3", "bucket") if i % 3 else ("file", "")
+        log.record((ops[i % 4], 100 + i % 2, 1, 4096, *store, f"dir/key-{i}", error, start, end))
+    log.close()
+    rows = read_log(path)
+    assert len(rows) == 3 * len(_TIMES)
+    line = "\t".join(rows[0][column] for column in oplog.COLUMNS)
+    assert line == (
+        "0\t1\tGET\tc1\t1\t4096\tfile://\t/dir/key-0\t\t2001-09-09T01:46:40.000000000Z\t"
+        "2001-09-09T01:46:40.000000005Z\t2001-09-09T01:46:40.000000005Z\t5"
+    )
+    for i, (row, (start, end)) in enumerate(zip(rows, _TIMES * 3, strict=True)):
+        assert (row["start"], row["end"]) == (_rfc3339(start), _rfc3339(end))
+        assert (ns(row["start"]), ns(row["end"])) == (start, end)
+        assert row["duration_ns"] == str(end - start)
+        expected_first = {"GET": row["end"], "PUT": row["start"]}.get(row["op"], "") if i != 9 else ""
+        assert row["first_byte"] == expected_first
+    assert rows[9]["error"] == "OSError: disk full"
+    assert rows[4]["start"] == "2025-12-03T07:04:32.123456789Z"
+    assert rows[3]["start"] == "2024-02-29T23:59:59.999999999Z"
+    assert rows[3]["end"] == "2024-03-01T00:00:00.000000001Z"
 
 
 _FORK_SCRIPT = """
