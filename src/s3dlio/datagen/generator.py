@@ -74,8 +74,8 @@ __all__ = [
     "draw_words",
     "generate_data",
     "iter_chunks",
-    "object_stride",
     "new_seed",
+    "object_stride",
     "random_bytes_per_block",
     "render_objects",
 ]
@@ -248,6 +248,7 @@ def _seed_key(seed: int) -> tuple[int, int]:
 
 
 def _compute_keys(seed: int, first: int, count: int) -> npt.NDArray[np.uint64]:
+    """The keys of :func:`block_keys`, computed (a new array)."""
     base, _ = _seed_key(seed)
     keys = np.arange(first, first + count, dtype=np.uint64)
     keys *= _GOLDEN

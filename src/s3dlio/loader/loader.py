@@ -564,7 +564,7 @@ class PyBytesAsyncDataLoader:
             tuned, kind = await self._tuning()
             await self._sizes_for(tuned)
             # Items are zero-copy unless ``zero_copy`` was set: DLIO only takes ``len(item)``,
-            # and a copy into ``bytes`` per item cost 1.8x the client CPU of get_many (8 MiB).
+            # and a copy per item is client CPU the original does not spend.
             zero_copy = tuned.zero_copy if "zero_copy" in tuned.explicit else True
             above = split_above(tuned, kind)
             fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, zero_copy, above)
