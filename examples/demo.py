@@ -36,10 +36,11 @@ def main(directory: Path) -> None:
 
     uris = [entry["uri"] for entry in s3dlio.list(prefix)]
     started = time.perf_counter()
-    blobs = s3dlio.get_many(uris, max_in_flight=32)
+    pairs = s3dlio.get_many(uris, max_in_flight=32)  # (uri, zero-copy data), in input order
     elapsed = time.perf_counter() - started
-    print(f"get_many read {len(blobs)} objects              {mb_per_s(sum(map(len, blobs)), elapsed)}")
-    first = np.load(io.BytesIO(blobs[0]))
+    nbytes = sum(len(data) for _, data in pairs)
+    print(f"get_many read {len(pairs)} objects              {mb_per_s(nbytes, elapsed)}")
+    first = np.load(io.BytesIO(pairs[0][1]))
     print(f"  first object: arrays {sorted(first.files)}, data {first['data'].dtype}{first['data'].shape}")
 
     async def epoch() -> tuple[int, int]:
