@@ -88,10 +88,14 @@ def original_measured(workload: str, cfg: S3Config | None, **options: Any) -> Ca
 
 
 def pairs(rounds: int, contenders: dict[str, Callable[[], Measured]]) -> dict[str, list[Measured]]:
-    """Every contender once per round, alternating, so the shared machine's noise is spread."""
+    """Every contender once per round, so the shared machine's noise is spread; the order rotates
+    from round to round, so that no contender always runs right after the same neighbour (the
+    original's subprocess, say, whose exit leaves the server and the caches busy)."""
     results: dict[str, list[Measured]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, run in contenders.items():
+    order = list(contenders.items())
+    for round_ in range(rounds):
+        shift = round_ % len(order)
+        for name, run in order[shift:] + order[:shift]:
             try:
                 results[name].append(run())
             except OriginalError as exc:

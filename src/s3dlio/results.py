@@ -115,14 +115,14 @@ def entries_of(page: Iterable[Any], root: str) -> list[ListEntry]:
     5,000 keys)."""
     make = str.__new__
     out = []
-    for info in page:
-        entry = make(ListEntry, root + info.key)
+    for key, size, etag, last_modified, _, is_prefix in page:  # ObjectInfo is a named tuple
+        entry = make(ListEntry, root + key)
         entry.__dict__ = {
-            "key": info.key,
-            "size": info.size,
-            "etag": info.etag,
-            "last_modified": info.last_modified,
-            "is_prefix": info.is_prefix,
+            "key": key,
+            "size": size,
+            "etag": etag,
+            "last_modified": last_modified,
+            "is_prefix": is_prefix,
         }
         out.append(entry)
     return out

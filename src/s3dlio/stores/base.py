@@ -13,9 +13,8 @@ import contextlib
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..config import Config
 from ..errors import IntegrityError
@@ -23,9 +22,12 @@ from ..errors import IntegrityError
 __all__ = ["AsyncObjectWriter", "ObjectChangedError", "ObjectInfo", "ReadHandle", "Store", "short_read"]
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
-    """Metadata of one object (or, with ``is_prefix``, of a "directory" in a listing)."""
+class ObjectInfo(NamedTuple):
+    """Metadata of one object (or, with ``is_prefix``, of a "directory" in a listing).
+
+    A named tuple, so immutable: listings build one per key, and a frozen dataclass cost three
+    times as much to build (1.0 against 0.36 us, a few percent of a listing's time).
+    """
 
     key: str
     size: int

@@ -193,12 +193,7 @@ atexit.register(quiesce)
 
 
 def _info(meta: Any) -> ObjectInfo:
-    return ObjectInfo(
-        key=meta["path"],
-        size=int(meta["size"]),
-        etag=meta.get("e_tag"),
-        last_modified=meta.get("last_modified"),
-    )
+    return ObjectInfo(meta["path"], int(meta["size"]), meta.get("e_tag"), meta.get("last_modified"))
 
 
 class NetworkStore(Store):
