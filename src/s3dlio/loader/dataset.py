@@ -83,6 +83,20 @@ class Fetcher:
             part_size=part_size, range_get_threshold=threshold, max_concurrency=max_concurrency
         )
 
+    @classmethod
+    def for_options(
+        cls,
+        options: LoaderOptions,
+        client: Client | None,
+        workload_type: str | None = None,
+        zero_copy: bool | None = None,
+    ) -> Fetcher:
+        """The fetcher of a loader with ``options`` (tuned for ``workload_type``, if any): ranges
+        above :func:`split_above`; ``zero_copy`` overrides the option."""
+        zero_copy = options.zero_copy if zero_copy is None else zero_copy
+        split = split_above(options, workload_type)
+        return cls(options.part_size, options.max_concurrency, client, zero_copy, split)
+
     def store(self, uri: str) -> tuple[Store, str]:
         parsed = parse_uri(uri)
         return self._cache.open(parsed, self.config), parsed.key
@@ -122,10 +136,7 @@ class BaseDataset:
         """The one fetcher of ``dataset[i]`` reads (so every item reuses its stores)."""
         fetcher = self._fetcher_cache
         if fetcher is None:
-            opts = self._options
-            fetcher = self._fetcher_cache = Fetcher(
-                opts.part_size, opts.max_concurrency, self.client, opts.zero_copy, split_above(opts, None)
-            )
+            fetcher = self._fetcher_cache = Fetcher.for_options(self._options, self.client)
         return fetcher
 
     @property

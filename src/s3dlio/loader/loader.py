@@ -40,7 +40,7 @@ from typing import Any
 from .. import _sync
 from ..stores.base import Store
 from . import adaptive
-from .dataset import BaseDataset, Fetcher, Request, create_dataset, join_parts, split_above
+from .dataset import BaseDataset, Fetcher, Request, create_dataset, join_parts
 from .items import ItemIterator
 from .options import LoaderOptions
 from .sampler import ShardedSampler, split_for_worker
@@ -533,13 +533,7 @@ class PyBytesAsyncDataLoader:
                 f"but this iteration runs with {split}"
             )
         self._split = split
-        fetcher = Fetcher(
-            options.part_size,
-            options.max_concurrency,
-            self._dataset.client,
-            options.zero_copy,
-            split_above(options, kind),
-        )
+        fetcher = Fetcher.for_options(options, self._dataset.client, kind)
         run = _Run(self, order[self._position :], options, fetcher)
         self._run = run
         return run
@@ -566,8 +560,7 @@ class PyBytesAsyncDataLoader:
             # Items are zero-copy unless ``zero_copy`` was set: DLIO only takes ``len(item)``,
             # and a copy per item is client CPU the original does not spend.
             zero_copy = tuned.zero_copy if "zero_copy" in tuned.explicit else True
-            above = split_above(tuned, kind)
-            fetcher = Fetcher(tuned.part_size, tuned.max_concurrency, self._dataset.client, zero_copy, above)
+            fetcher = Fetcher.for_options(tuned, self._dataset.client, kind, zero_copy)
             order = self._sampler.indices()
             explicit = "num_workers_split" in tuned.explicit and tuned.num_workers_split
             split = _worker_split() if explicit else None
