@@ -254,6 +254,7 @@ def _none(args: tuple[Any, ...], result: Any) -> int:
 
 _CALLS: dict[str, _Measure] = {
     "get_range": ("GET", _first, _one, _result),
+    "read_head": ("GET", _first, _one, _result),
     "read_into": ("GET", _first, _one, lambda args, _: _nbytes(args[2]) if len(args) > 2 else 0),
     "head": ("STAT", _first, _one, _none),
     "put": ("PUT", _first, _one, lambda args, _: _nbytes(args[1]) if len(args) > 1 else 0),

@@ -26,6 +26,7 @@ Rules the engine keeps (see docs/design.md, "Transfer engine"):
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -166,11 +167,69 @@ def _check_expected(handle: ReadHandle, expected_size: int | None) -> None:
         )
 
 
+ONE_REQUEST_LIMIT = 4 << 20
+"""Whole objects up to this size may be read as one ranged request (see :func:`_one_request_end`)."""
+
+_largest_small: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
+"""Per store: the largest object up to the one-request limit read since the last larger one."""
+
+
+def _one_request_end(store: Store, expected_size: int | None) -> int | None:
+    """Where to end a one-request read of a whole object, or None to open it first.
+
+    Opening an object on an object store costs two native futures (the headers, then the body);
+    a ranged GET of ``[0, end)`` costs one, and is the whole object when it returns fewer than
+    ``end`` bytes. ``end`` is the listed size + 1 (so growth is seen) or, for unknown sizes, twice
+    the largest small object this store has read: a guess that misses costs the bytes it read,
+    and a read of an object above the limit stops the guessing until small objects come back.
+    """
+    limit = min(ONE_REQUEST_LIMIT, store.config.range_get_threshold)
+    if expected_size is not None:
+        return expected_size + 1 if 0 < expected_size <= limit else None
+    largest = _largest_small.get(store)
+    return None if largest is None else min(2 * largest, limit) + 1
+
+
+def _note_size(store: Store, size: int) -> None:
+    if size > min(ONE_REQUEST_LIMIT, store.config.range_get_threshold):
+        _largest_small.pop(store, None)
+    elif size > _largest_small.get(store, 0):
+        _largest_small[store] = size
+
+
+async def _read_in_one_request(
+    store: Store,
+    read_head: Callable[[str, int], Awaitable[Any]],
+    key: str,
+    end: int,
+    expected_size: int | None,
+) -> Any | None:
+    """The whole object if it is shorter than ``end`` bytes, else None (read it the general way)."""
+    data = await read_head(key, end)
+    size = -1 if data is None else len(data)  # None: an empty object, which has no range
+    if 0 <= size < end:
+        if expected_size is None or size == expected_size:
+            _note_size(store, size)
+            return data
+    elif expected_size is None:
+        return None
+    uri = store.uri(key)
+    now = "empty now" if size < 0 else f"{size} bytes now" if size < end else f"over {expected_size} now"
+    raise IntegrityError(f"{uri} changed since it was listed: {now}, {expected_size} listed", uri)
+
+
 async def read_object(
     store: Store, key: str, *, zero_copy: bool = False, expected_size: int | None = None
 ) -> Data:
     """The whole object: ``bytes``, or with ``zero_copy`` a :class:`BytesView` (no extra copy)."""
     threshold = store.config.range_get_threshold
+    read_head = getattr(store, "read_head", None)
+    if read_head is not None:
+        end = _one_request_end(store, expected_size)
+        if end is not None:
+            data = await _read_in_one_request(store, read_head, key, end, expected_size)
+            if data is not None:
+                return _result(data, zero_copy)
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None and (expected_size is None or expected_size <= threshold):
         # local files: open, size, read and close in one pool job when the file is small
@@ -185,6 +244,8 @@ async def read_object(
 
     async def body(handle: ReadHandle) -> Data:
         _check_expected(handle, expected_size)
+        if read_head is not None:
+            _note_size(store, handle.size)
         if handle.size <= store.config.range_get_threshold:
             return _result(await handle.read_all(), zero_copy)
         out = allocate(handle.size)

@@ -39,6 +39,7 @@ from ..errors import (
     StorageError,
 )
 from .base import AsyncObjectWriter, ObjectInfo, ReadHandle, Store
+from .network import S3Store
 
 __all__ = ["BalancedStore", "Balancer", "EndpointStats"]
 
@@ -230,13 +231,17 @@ def _size(handle: ReadHandle) -> int:
     return handle.size
 
 
+def _length_or_zero(data: Any) -> int:
+    return 0 if data is None else len(data)
+
+
 class BalancedStore(Store):
     """One bucket served through several endpoints (one backend store per endpoint)."""
 
     scheme: ClassVar[str] = "s3"
     supports_buckets: ClassVar[bool] = True
 
-    def __init__(self, bucket: str, config: Any, backends: Sequence[Store], balancer: Balancer) -> None:
+    def __init__(self, bucket: str, config: Any, backends: Sequence[S3Store], balancer: Balancer) -> None:
         super().__init__(bucket, config)
         self.backends = builtins.list(backends)
         self.balancer = balancer
@@ -257,6 +262,11 @@ class BalancedStore(Store):
     async def get_range(self, key: str, start: int, end: int) -> Any:
         return await self.balancer.call(
             lambda i: self.backends[i].get_range(key, start, end), key, size_read=len
+        )
+
+    async def read_head(self, key: str, end: int) -> Any:
+        return await self.balancer.call(
+            lambda i: self.backends[i].read_head(key, end), key, size_read=_length_or_zero
         )
 
     async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:

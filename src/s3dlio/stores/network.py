@@ -55,6 +55,7 @@ _BACKOFF_BASE = 3
 _CHUNK = 4 << 20  # larger chunks: fewer awaits; measured best on 256 MiB objects
 _BUCKET_MISSING_CODES = frozenset({"NoSuchBucket", "ContainerNotFound"})
 _THROTTLED = frozenset({429, 503})
+_RANGE_NOT_SATISFIABLE = 416
 
 # obstore renders every error as its message, then "Debug source:" and Rust's pretty ``{:#?}`` of
 # the error value: one field per line. Keys, URLs and server bodies appear there only as values
@@ -244,10 +245,13 @@ class NetworkStore(Store):
             with _native_call:
                 return await getattr(native(), function)(self.native_store, *args, **kwargs)
         except Exception as exc:
-            error = translate_error(exc, self.uri(key), action)
-            if type(error) is NotFoundError:
-                error = await self._bucket_missing(key, action) or error
-            raise error from exc
+            raise await self._translate(exc, key, action) from exc
+
+    async def _translate(self, exc: Exception, key: str, action: str) -> BaseException:
+        error = translate_error(exc, self.uri(key), action)
+        if type(error) is NotFoundError:
+            error = await self._bucket_missing(key, action) or error
+        return error
 
     async def _bucket_missing(self, key: str, action: str) -> BucketNotFoundError | None:
         """After a 404: the BucketNotFoundError if the *bucket* is missing, else None.
@@ -304,6 +308,20 @@ class NetworkStore(Store):
                 raise ObjectChangedError(f"{uri} was replaced during the read (ETag {etag})", uri) from exc
             raise translate_error(exc, self.uri(key), "get") from exc
         await self._drain(key, result, view)
+
+    async def read_head(self, key: str, end: int) -> Any:
+        """The object's first ``end`` bytes in one request: all of it when it is shorter.
+
+        One request reads one version, and a whole small object costs one native future instead
+        of two (headers, then body). An empty object has no range to ask for: ``None``.
+        """
+        try:
+            with _native_call:
+                return await native().get_range_async(self.native_store, key, start=0, end=end)
+        except Exception as exc:
+            if error_details(exc).status == _RANGE_NOT_SATISFIABLE:
+                return None
+            raise await self._translate(exc, key, "get") from exc
 
     async def get_range(self, key: str, start: int, end: int) -> Any:
         return await self._call("get", key, "get_range_async", key, start=start, end=end)
