@@ -22,6 +22,7 @@ exception inside ``with fs.open(...)`` aborts the upload); append mode is not su
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -133,9 +134,10 @@ class S3dlioFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec ships n
 
     async def _list(self, path: str, recursive: bool) -> AsyncIterator[dict[str, Any]]:
         store, key, base = self._resolve(path)
-        async for page in store.list_pages(key.strip("/"), recursive):
-            for info in page:
-                yield self._entry(base, info)
+        async with contextlib.aclosing(store.list_pages(key.strip("/"), recursive)) as pages:
+            async for page in pages:
+                for info in page:
+                    yield self._entry(base, info)
 
     async def _has_objects(self, path: str) -> bool:
         """Whether any object lies under the prefix ``path``.

@@ -244,9 +244,10 @@ async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[Lis
     listed, and its sub-prefixes appear as entries with ``is_prefix=True`` and a key ending in ``/``.
     """
     store, key, parsed = resolve(uri)
-    async for page in store.list_pages(key, recursive):
-        for item in entries_of(page, parsed.root):
-            yield item
+    async with contextlib.aclosing(store.list_pages(key, recursive)) as pages:  # closed on a break
+        async for page in pages:
+            for item in entries_of(page, parsed.root):
+                yield item
 
 
 async def list_async(uri: str, recursive: bool = True) -> list[ListEntry]:

@@ -80,3 +80,20 @@ def test_download_and_recursive_delete_survive_a_broken_page(
     faulty_s3_env.inject(Fault("short", method="GET", query=LIST, times=1))
     s3dlio.delete(root, recursive=True)
     assert s3dlio.list(root) == []
+
+
+async def test_a_listing_asks_one_page_ahead_and_no_further(
+    faulty_s3_env: FaultProxy, new_s3_bucket: str
+) -> None:
+    """The next page is requested while the current one is converted; a consumer that stops
+    early closes the listing, which waits for that one request and asks for no more."""
+    root = f"s3://{new_s3_bucket}/pages/"
+    s3dlio.put_many([(f"{root}{i:05d}", b"x") for i in range(2010)], max_in_flight=64)  # 3 pages
+    faulty_s3_env.clear()
+    listing = s3dlio.iter_list_async(root)
+    first = await anext(listing)
+    await listing.aclose()
+    assert first["key"] == "pages/00000"
+    pages = [query for _, _, query in faulty_s3_env.requests("GET") if LIST in query]
+    assert len(pages) == 2
+    assert [e["key"] for e in await s3dlio.list_async(root)] == [f"pages/{i:05d}" for i in range(2010)]

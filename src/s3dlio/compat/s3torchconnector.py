@@ -367,7 +367,7 @@ class S3Client:
             while (page := _sync.run(take())) is not None:
                 yield page
         finally:
-            _sync.run(stream.aclose())  # type: ignore[attr-defined]
+            _sync.run(stream.aclose())
 
 
 # --- datasets ------------------------------------------------------------------------------------

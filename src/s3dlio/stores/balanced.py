@@ -20,11 +20,12 @@ primitive routed through the balancer.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import itertools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -284,14 +285,15 @@ class BalancedStore(Store):
 
     async def list_pages(
         self, prefix: str, recursive: bool = True
-    ) -> AsyncIterator[builtins.list[ObjectInfo]]:
+    ) -> AsyncGenerator[builtins.list[ObjectInfo], None]:
         # A listing is one conversation with one endpoint (its continuation tokens are its own).
         balancer = self.balancer
         index = balancer.choose()
         began = balancer.started(index)
         try:
-            async for page in self.backends[index].list_pages(prefix, recursive):
-                yield page
+            async with contextlib.aclosing(self.backends[index].list_pages(prefix, recursive)) as pages:
+                async for page in pages:
+                    yield page
         except BaseException as exc:
             balancer.failed(index, began, isinstance(exc, StorageError))
             raise

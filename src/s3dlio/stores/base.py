@@ -12,7 +12,7 @@ import builtins
 import contextlib
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
@@ -156,7 +156,9 @@ class Store(ABC):
         """Store ``data`` atomically (multipart above the configured threshold)."""
 
     @abstractmethod
-    def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[builtins.list[ObjectInfo]]:
+    def list_pages(
+        self, prefix: str, recursive: bool = True
+    ) -> AsyncGenerator[builtins.list[ObjectInfo], None]:
         """Pages of the objects under the directory ``prefix`` ('' for all), in key order.
 
         When not recursive, the next level's sub-prefixes appear too (``is_prefix``).
@@ -164,9 +166,10 @@ class Store(ABC):
 
     async def list(self, prefix: str, recursive: bool = True) -> AsyncIterator[ObjectInfo]:
         """The objects of :meth:`list_pages`, one at a time."""
-        async for page in self.list_pages(prefix, recursive):
-            for info in page:
-                yield info
+        async with contextlib.aclosing(self.list_pages(prefix, recursive)) as pages:
+            async for page in pages:
+                for info in page:
+                    yield info
 
     @abstractmethod
     async def delete(self, key: str) -> None:

@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -304,7 +304,7 @@ class LocalStore(Store):
         return _LocalWriter(self, key, fd, temp)
 
     # --- listing and deletes ------------------------------------------------------------------
-    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
+    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncGenerator[list[ObjectInfo], None]:
         root = self.path(prefix.rstrip("/"))
         batches = _walk(root, recursive)
         while True:

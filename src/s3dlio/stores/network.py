@@ -23,7 +23,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -193,6 +193,18 @@ def quiesce(grace: float = _GRACE, bound: float = _BOUND) -> None:
 atexit.register(quiesce)
 
 
+async def _finish_quietly(future: asyncio.Future[Any]) -> None:
+    """Wait until ``future`` is done and drop its outcome.
+
+    Not cancelled: cancelling obstore's future would not stop its request, which would then end
+    after the call returned (and possibly while the interpreter exits).
+    """
+    if not future.done():
+        await asyncio.wait([future])  # raises only if the caller itself is cancelled again
+    if not future.cancelled():
+        future.exception()  # retrieved: asyncio does not log it as lost
+
+
 def _info(meta: Any) -> ObjectInfo:
     return ObjectInfo(meta["path"], int(meta["size"]), meta.get("e_tag"), meta.get("last_modified"))
 
@@ -341,7 +353,7 @@ class NetworkStore(Store):
             max_concurrency=self.config.max_concurrency,
         )
 
-    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncIterator[list[ObjectInfo]]:
+    async def list_pages(self, prefix: str, recursive: bool = True) -> AsyncGenerator[list[ObjectInfo], None]:
         """List in pages; a page whose answer breaks off is fetched again (see :meth:`_relist`).
 
         object_store retries a listing request that fails before its answer arrives; one whose
@@ -373,21 +385,28 @@ class NetworkStore(Store):
             kwargs = {"offset": last} if last is not None else {}
             stream = native().list(self.native_store, prefix or None, chunk_size=1000, **kwargs)
             iterator = aiter(stream)
-            while True:
-                try:
-                    batch = await anext(iterator)
-                except StopAsyncIteration:
-                    return
-                except Exception as exc:
-                    failures = await self._relist(exc, uri, failures)
-                    break  # restart after ``last``
-                if not batch:
-                    continue
-                failures = 0
-                last = batch[-1]["path"]
-                page = await self._without_folder_markers(prefix, [_info(meta) for meta in batch])
-                if page:
-                    yield page
+            # The next page is requested before this one is converted: the server's work on it
+            # overlaps ours (a listing of 5,000 keys spends ~10 ms of client CPU on conversion).
+            following: asyncio.Future[Any] = asyncio.ensure_future(anext(iterator))
+            try:
+                while True:
+                    try:
+                        batch = await following
+                    except StopAsyncIteration:
+                        return
+                    except Exception as exc:
+                        failures = await self._relist(exc, uri, failures)
+                        break  # restart after ``last``
+                    following = asyncio.ensure_future(anext(iterator))
+                    if not batch:
+                        continue
+                    failures = 0
+                    last = batch[-1]["path"]
+                    page = await self._without_folder_markers(prefix, [_info(meta) for meta in batch])
+                    if page:
+                        yield page
+            finally:
+                await _finish_quietly(following)  # nothing outlives the listing
 
     async def _without_folder_markers(self, prefix: str, page: list[ObjectInfo]) -> list[ObjectInfo]:
         """Drop S3-console "folder" markers: 0-byte keys ending in ``/``.
