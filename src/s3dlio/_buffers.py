@@ -7,8 +7,10 @@ It keeps the memory it views alive for as long as it (or any view onto it) exist
 
 :func:`allocate` returns the memory a multi-range read fills: an uninitialised numpy array that
 is owned by the engine until every part that writes to it has finished, and only then wrapped in
-a :class:`BytesView` (or copied into ``bytes``). Nothing writable is ever handed out that does not
-keep its memory alive (the first wave's ctypes-forged ``bytes`` did not; see docs/design.md).
+a :class:`BytesView`. A large ``bytes`` result is filled in place through a :class:`BytesBuilder`,
+which holds the ``bytes`` and the writable view onto it together. Nothing writable is ever handed
+out that does not keep its memory alive (the first wave's ctypes-forged ``bytes`` did not; see
+docs/design.md).
 """
 
 from __future__ import annotations
@@ -128,10 +130,11 @@ def writable_view(buffer: Any, what: str) -> memoryview:
 
 # --- synchronous in-place ``bytes`` (data generation only) -------------------------------------
 # ``PyBytes_FromStringAndSize(NULL, n)`` is the documented C-API way to allocate an uninitialised
-# ``bytes`` that its creator fills before anyone else sees it. Only data generation uses it: it
-# fills the object synchronously, in one call, on one thread, and the builder holds the object for
-# the whole time. The transfer engine never does (its parts run concurrently and can be
-# cancelled), it fills :func:`allocate` memory instead.
+# ``bytes`` that its creator fills before anyone else sees it. Data generation fills it
+# synchronously, in one call, on one thread. The transfer engine fills a large ``bytes`` result
+# with concurrent parts: the builder stays referenced by the reading coroutine, and the engine's
+# structured concurrency guarantees every part has finished (cancelled, failed or done) before
+# that coroutine returns or raises, so nothing can write into a released object.
 _CPYTHON = platform.python_implementation() == "CPython"
 if _CPYTHON:
     _allocate = ctypes.pythonapi.PyBytes_FromStringAndSize
@@ -166,5 +169,5 @@ class BytesBuilder:
 
 
 def new_bytes(size: int) -> BytesBuilder:
-    """Start building a ``bytes`` of exactly ``size`` bytes, to be filled synchronously."""
+    """Start building a ``bytes`` of exactly ``size`` bytes, to be filled before anyone sees it."""
     return BytesBuilder(size)

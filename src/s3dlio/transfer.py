@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from ._buffers import BytesView, allocate, as_view
+from ._buffers import BytesView, allocate, as_view, new_bytes
 from .errors import IntegrityError
 from .stores.base import ObjectChangedError, ReadHandle, Store
 
@@ -170,6 +170,11 @@ def _check_expected(handle: ReadHandle, expected_size: int | None) -> None:
 ONE_REQUEST_LIMIT = 4 << 20
 """Whole objects up to this size may be read as one ranged request (see :func:`_one_request_end`)."""
 
+_FILL_BYTES_ABOVE = 8 << 20
+"""A ``bytes`` result larger than this is filled as the data arrives instead of being copied from
+the collected body: measured 0.92-0.95 against 1.19-1.40 CPU-s/GB at 32-64 MiB, and a tie up to
+8 MiB, where the collected body costs fewer native futures."""
+
 _largest_small: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
 """Per store: the largest object up to the one-request limit read since the last larger one."""
 
@@ -246,11 +251,19 @@ async def read_object(
         _check_expected(handle, expected_size)
         if read_head is not None:
             _note_size(store, handle.size)
-        if handle.size <= store.config.range_get_threshold:
+        size = handle.size
+        if size <= threshold and (zero_copy or size <= _FILL_BYTES_ABOVE):
             return _result(await handle.read_all(), zero_copy)
-        out = allocate(handle.size)
-        await _fill(handle, out)
-        return as_view(out) if zero_copy else out.tobytes()
+        if zero_copy:
+            out = allocate(size)
+            await _fill(handle, out)
+            return as_view(out)
+        # A large ``bytes`` is filled as the data arrives: collecting the body first and then
+        # copying it would touch twice as much fresh memory. Every part has finished when
+        # ``_fill`` returns or raises, so nothing writes into the builder after this frame.
+        builder = new_bytes(size)
+        await _fill(handle, builder.view)
+        return builder.result()
 
     return await _pinned(store, key, body)
 

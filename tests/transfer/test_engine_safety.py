@@ -87,13 +87,16 @@ def test_cancelled_get_into_never_writes_after_returning(big_object: tuple[str, 
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.002, 0.01])
-def test_cancelled_zero_copy_get_does_not_write_into_reused_memory(
-    big_object: tuple[str, bytes], delay: float
+@pytest.mark.parametrize("zero_copy", [True, False], ids=["view", "bytes"])
+def test_cancelled_get_does_not_write_into_reused_memory(
+    big_object: tuple[str, bytes], delay: float, zero_copy: bool
 ) -> None:
+    """Both results are filled in place (a view's array, a large ``bytes``): after a cancel,
+    nothing writes into memory that the allocator hands out again."""
     uri, data = big_object
 
     async def cancel_after() -> None:
-        task = asyncio.ensure_future(s3dlio.get_async(uri, zero_copy=True))
+        task = asyncio.ensure_future(s3dlio.get_async(uri, zero_copy=zero_copy))
         await asyncio.sleep(delay)
         task.cancel()  # at the latest points the read may already have finished: also fine
         with contextlib.suppress(asyncio.CancelledError):
