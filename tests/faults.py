@@ -17,6 +17,9 @@ Faults (``action``):
                gives up or the proxy stops (tests the client's stall timeout)
 ``overwrite``  forward, then run ``hook()`` (which typically overwrites the object on the real
                server) before answering: every later request sees the new version
+``no-ranges``  forward, and answer a ranged GET as a server without range support would: a 206
+               becomes a 200 without ``Content-Range`` (its body unchanged; exact for a range
+               that covers the whole object)
 
 ``proxy.log`` records ``(method, path, query, action)`` for every request, so a test can assert how
 many attempts were made and which were faulted. No sleeps: a stall waits on an event that is set
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Fault", "FaultProxy"]
 
-_ACTIONS = ("reset", "status", "lost", "short", "stall", "overwrite")
+_ACTIONS = ("reset", "status", "lost", "short", "stall", "overwrite", "no-ranges")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te"}
 
 
@@ -219,6 +222,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if action == "overwrite":
             assert fault is not None and fault.hook is not None
             fault.hook()
+        if action == "no-ranges" and status == 206:
+            status, reason = 200, "OK"
+            headers = [(key, value) for key, value in headers if key.lower() != "content-range"]
         if action in ("short", "stall"):
             self.send_response_only(status, reason)
             for key, value in headers:

@@ -178,6 +178,9 @@ the collected body: measured 0.92-0.95 against 1.19-1.40 CPU-s/GB at 32-64 MiB, 
 _largest_small: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
 """Per store: the largest object up to the one-request limit read since the last larger one."""
 
+_ranges_refused: weakref.WeakSet[Store] = weakref.WeakSet()
+"""Stores whose server answered a ranged GET with the whole object: no more one-request reads."""
+
 
 def _one_request_end(store: Store, expected_size: int | None) -> int | None:
     """Where to end a one-request read of a whole object, or None to open it first.
@@ -188,6 +191,8 @@ def _one_request_end(store: Store, expected_size: int | None) -> int | None:
     the largest small object this store has read: a guess that misses costs the bytes it read,
     and a read of an object above the limit stops the guessing until small objects come back.
     """
+    if store in _ranges_refused:
+        return None
     limit = min(ONE_REQUEST_LIMIT, store.config.range_get_threshold)
     if expected_size is not None:
         return expected_size + 1 if 0 < expected_size <= limit else None
@@ -211,15 +216,18 @@ async def _read_in_one_request(
 ) -> Any | None:
     """The whole object if it is shorter than ``end`` bytes, else None (read it the general way)."""
     data = await read_head(key, end)
-    size = -1 if data is None else len(data)  # None: an empty object, which has no range
-    if 0 <= size < end:
+    if data is None:  # the server does not answer ranges
+        _ranges_refused.add(store)
+        return None
+    size = len(data)
+    if size < end:
         if expected_size is None or size == expected_size:
             _note_size(store, size)
             return data
     elif expected_size is None:
         return None
     uri = store.uri(key)
-    now = "empty now" if size < 0 else f"{size} bytes now" if size < end else f"over {expected_size} now"
+    now = f"{size} bytes now" if size < end else f"over {expected_size} now"
     raise IntegrityError(f"{uri} changed since it was listed: {now}, {expected_size} listed", uri)
 
 

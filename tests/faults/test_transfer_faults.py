@@ -97,3 +97,20 @@ def test_an_object_overwritten_mid_download_is_never_mixed(
     except s3dlio.S3dlioError:
         return
     assert got in (old, new), "mixed versions"
+
+
+def test_a_server_that_ignores_ranges_still_serves_whole_objects(
+    faulty_s3_env: FaultProxy, new_s3_bucket: str
+) -> None:
+    """Small whole objects are read as one ranged GET once a size is known. A server that answers
+    that with a 200 (object_store refuses it) costs one extra request, then no more guesses."""
+    root = f"s3://{new_s3_bucket}/plain/"
+    objects = {f"{root}{i}": _payload(1000 + i, seed=i) for i in range(6)}
+    s3dlio.put_many(list(objects.items()))
+    faulty_s3_env.inject(Fault("no-ranges", method="GET", times=None))
+    got = s3dlio.get_many(list(objects), max_in_flight=1)
+    assert [(uri, bytes(data)) for uri, data in got] == list(objects.items())
+    # the first object is opened, the second is guessed (refused) and opened, the rest opened
+    assert len(faulty_s3_env.requests("GET")) == len(objects) + 1
+    assert [s3dlio.get(uri) for uri in objects] == list(objects.values())
+    assert len(faulty_s3_env.requests("GET")) == 2 * len(objects) + 1

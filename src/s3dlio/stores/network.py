@@ -66,6 +66,7 @@ _STATUS_FIELD = re.compile(r"^\s*status: (\d{3}),$", re.MULTILINE)
 _HTTP_KIND_FIELD = re.compile(r"HttpError \{\n\s*kind: (\w+),$", re.MULTILINE)
 _BODY_FIELD = re.compile(r'^\s*body: Some\(\n\s*"((?:[^"\\]|\\.)*)",$', re.MULTILINE)
 _RETRIES_FIELD = re.compile(r"^\s*retries: (\d+),$", re.MULTILINE)
+_BARE_SOURCE_FIELD = re.compile(r"^\s*source: (\w+),$", re.MULTILINE)
 _XML_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 
 
@@ -84,6 +85,8 @@ class ErrorDetails:
     retries: int | None
     """How often object_store retried the request; None when it failed outside its retry loop
     (e.g. while reading an answer's body)."""
+    causes: frozenset[str] = frozenset()
+    """object_store's cause variants that carry no fields (``NotPartial``: a 200 to a range)."""
 
 
 def error_details(exc: BaseException) -> ErrorDetails:
@@ -110,6 +113,7 @@ def error_details(exc: BaseException) -> ErrorDetails:
         code=code,
         http_kind=http_kinds[-1] if http_kinds else None,
         retries=int(retries[-1]) if retries else None,
+        causes=frozenset(_BARE_SOURCE_FIELD.findall(debug)),
     )
 
 
@@ -322,17 +326,21 @@ class NetworkStore(Store):
         await self._drain(key, result, view)
 
     async def read_head(self, key: str, end: int) -> Any:
-        """The object's first ``end`` bytes in one request: all of it when it is shorter.
+        """The object's first ``end`` bytes in one request (all of it when it is shorter), or
+        None when the server does not answer ranges.
 
         One request reads one version, and a whole small object costs one native future instead
-        of two (headers, then body). An empty object has no range to ask for: ``None``.
+        of two (headers, then body). An empty object answers any range with 416: ``b""``.
         """
         try:
             with _native_call:
                 return await native().get_range_async(self.native_store, key, start=0, end=end)
         except Exception as exc:
-            if error_details(exc).status == _RANGE_NOT_SATISFIABLE:
-                return None
+            details = error_details(exc)
+            if details.status == _RANGE_NOT_SATISFIABLE:
+                return b""
+            if "NotSupportedError" in details.kinds or "NotPartial" in details.causes:
+                return None  # the server answered the range with the whole object (a 200)
             raise await self._translate(exc, key, "get") from exc
 
     async def get_range(self, key: str, start: int, end: int) -> Any:
