@@ -159,12 +159,12 @@ async def _pinned(store: Store, key: str, body: Callable[[ReadHandle], Awaitable
     raise AssertionError("unreachable")
 
 
-def _check_expected(handle: ReadHandle, expected_size: int | None) -> None:
-    if expected_size is not None and handle.size != expected_size:
-        uri = handle.uri
-        raise IntegrityError(
-            f"{uri} changed since it was listed: {handle.size} bytes now, {expected_size} listed", uri
-        )
+def _check_listed(store: Store, key: str, size: int, expected_size: int | None) -> None:
+    """Raise :class:`IntegrityError` when an object's size is not the one it was listed with."""
+    if expected_size is not None and size != expected_size:
+        uri = store.uri(key)
+        message = f"{uri} changed since it was listed: {size} bytes now, {expected_size} listed"
+        raise IntegrityError(message, uri)
 
 
 ONE_REQUEST_LIMIT = 4 << 20
@@ -193,15 +193,19 @@ def _one_request_end(store: Store, expected_size: int | None) -> int | None:
     """
     if store in _ranges_refused:
         return None
-    limit = min(ONE_REQUEST_LIMIT, store.config.range_get_threshold)
+    limit = _one_request_limit(store)
     if expected_size is not None:
         return expected_size + 1 if 0 < expected_size <= limit else None
     largest = _largest_small.get(store)
     return None if largest is None else min(2 * largest, limit) + 1
 
 
+def _one_request_limit(store: Store) -> int:
+    return min(ONE_REQUEST_LIMIT, store.config.range_get_threshold)
+
+
 def _note_size(store: Store, size: int) -> None:
-    if size > min(ONE_REQUEST_LIMIT, store.config.range_get_threshold):
+    if size > _one_request_limit(store):
         _largest_small.pop(store, None)
     elif size > _largest_small.get(store, 0):
         _largest_small[store] = size
@@ -214,21 +218,17 @@ async def _read_in_one_request(
     end: int,
     expected_size: int | None,
 ) -> Any | None:
-    """The whole object if it is shorter than ``end`` bytes, else None (read it the general way)."""
+    """The whole object if it is shorter than ``end`` bytes, else None: read it the general way
+    (which also reports an object that grew past its listed size)."""
     data = await read_head(key, end)
     if data is None:  # the server does not answer ranges
         _ranges_refused.add(store)
         return None
-    size = len(data)
-    if size < end:
-        if expected_size is None or size == expected_size:
-            _note_size(store, size)
-            return data
-    elif expected_size is None:
+    if len(data) >= end:
         return None
-    uri = store.uri(key)
-    now = f"{size} bytes now" if size < end else f"over {expected_size} now"
-    raise IntegrityError(f"{uri} changed since it was listed: {now}, {expected_size} listed", uri)
+    _check_listed(store, key, len(data), expected_size)
+    _note_size(store, len(data))
+    return data
 
 
 async def read_object(
@@ -248,15 +248,11 @@ async def read_object(
         # local files: open, size, read and close in one pool job when the file is small
         (data,) = await small_batch([key], threshold)
         if data is not None:
-            if expected_size is not None and len(data) != expected_size:
-                uri = store.uri(key)
-                raise IntegrityError(
-                    f"{uri} changed since it was listed: {len(data)} bytes now, {expected_size} listed", uri
-                )
+            _check_listed(store, key, len(data), expected_size)
             return _result(data, zero_copy)
 
     async def body(handle: ReadHandle) -> Data:
-        _check_expected(handle, expected_size)
+        _check_listed(store, key, handle.size, expected_size)
         if read_head is not None:
             _note_size(store, handle.size)
         size = handle.size
@@ -393,12 +389,7 @@ def _batch_job(
                 data = await read_object(store, items[i][1], zero_copy=zero_copy, expected_size=expected(i))
                 out.append(data)
                 continue
-            size = expected(i)
-            if size is not None and len(data) != size:
-                uri = store.uri(items[i][1])
-                raise IntegrityError(
-                    f"{uri} changed since it was listed: {len(data)} bytes, listed {size}", uri
-                )
+            _check_listed(store, items[i][1], len(data), expected(i))
             out.append(_result(data, zero_copy))
         return out
 
