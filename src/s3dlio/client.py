@@ -277,7 +277,7 @@ class Client:
                 yield item
         finally:
             with _context.bound(self):
-                await stream.aclose()  # type: ignore[attr-defined]
+                await stream.aclose()
 
     # --- datasets, loaders, checkpoints (they keep this client) ---------------------------------
     def create_dataset(self, *args: Any, **kwargs: Any) -> Any:

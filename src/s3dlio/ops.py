@@ -11,7 +11,7 @@ import contextlib
 import functools
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -235,7 +235,7 @@ async def exists_async(uri: str) -> bool:
     return True
 
 
-async def iter_list_async(uri: str, recursive: bool = True) -> AsyncIterator[ListEntry]:
+async def iter_list_async(uri: str, recursive: bool = True) -> AsyncGenerator[ListEntry, None]:
     """Stream the objects under the prefix ``uri`` (a directory: ``data`` means ``data/``).
 
     Each entry is a :class:`~s3dlio.results.ListEntry`: the full URI as a ``str`` that also

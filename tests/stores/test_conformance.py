@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,6 +17,8 @@ import numpy as np
 import pytest
 
 import s3dlio
+from s3dlio import transfer
+from s3dlio.stores import store_for
 
 MiB = 1024 * 1024
 
@@ -68,11 +73,37 @@ class Conformance:
 
     @pytest.mark.parametrize("change", [1, -1, -1000], ids=["grown", "shrunk", "emptied"])
     def test_an_object_changed_since_listed_is_an_integrity_error(self, root: str, change: int) -> None:
-        s3dlio.put_bytes(root + "listed/a.bin", payload(1000))
+        uri = root + "listed/a.bin"
+        s3dlio.put_bytes(uri, payload(1000))
         loader = s3dlio.create_async_loader(root + "listed/", {"batch_size": 1})
-        s3dlio.put_bytes(root + "listed/a.bin", payload(1000 + change, seed=1))
+        s3dlio.put_bytes(uri, payload(1000 + change, seed=1))
         with pytest.raises(s3dlio.IntegrityError, match=r"a\.bin"):
             list(loader)
+        store, key = store_for(uri)  # the engine on its own, without the loader's check of the join
+        with pytest.raises(s3dlio.IntegrityError, match=r"a\.bin"):
+            asyncio.run(transfer.read_object(store, key, expected_size=1000))
+
+    async def test_a_listing_left_early_is_closed_at_once(self, root: str) -> None:
+        """Every layer closes the listing it wraps: none is left for the garbage collector to
+        finalise (with a page request possibly still in flight)."""
+        await s3dlio.put_many_async([(f"{root}early/{i}", b"x") for i in range(3)])
+        unclosed: list[str] = []
+        firstiter, finalizer = sys.get_asyncgen_hooks()
+
+        def record(generator: Any) -> None:
+            unclosed.append(generator.__qualname__)
+            finalizer(generator)  # type: ignore[misc]
+
+        sys.set_asyncgen_hooks(firstiter, record)
+        try:
+            listing = s3dlio.iter_list_async(root + "early/")
+            assert (await anext(listing))["key"].endswith("early/0")
+            await listing.aclose()
+            del listing
+            gc.collect()
+        finally:
+            sys.set_asyncgen_hooks(firstiter, finalizer)
+        assert unclosed == []
 
     # --- ranges ---------------------------------------------------------------------------
     def test_ranges_follow_slice_semantics(self, root: str) -> None:
