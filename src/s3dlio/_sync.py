@@ -4,6 +4,12 @@ Each operation is written once as a coroutine; its synchronous twin (see :func:`
 submits it to this loop and waits (carrying over the caller's :class:`~s3dlio.Client` binding).
 The loop thread is a daemon, created on first use and again in a forked child (threads do not
 survive ``fork``).
+
+The loop is uvloop's where uvloop is installed (a dependency on Linux and macOS): obstore resolves
+every native future from its own threads through ``call_soon_threadsafe``, and uvloop's wakeup
+path costs far less CPU than asyncio's (docs/performance.md). ``S3DLIO_EVENT_LOOP=asyncio``
+selects the standard loop, ``uvloop`` requires uvloop. Only this background loop is chosen here:
+``*_async`` calls run on whatever loop the caller runs them on.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from ._context import carry
+from .errors import ConfigError
 
 __all__ = ["get_loop", "run", "sync_twin"]
 
@@ -26,6 +33,25 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
+
+EVENT_LOOP_VARIABLE = "S3DLIO_EVENT_LOOP"
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind ``S3DLIO_EVENT_LOOP`` asks for: ``auto`` (the default:
+    uvloop where installed, else asyncio), ``uvloop`` or ``asyncio``."""
+    choice = os.environ.get(EVENT_LOOP_VARIABLE, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "uvloop", "asyncio"):
+        raise ConfigError(f"{EVENT_LOOP_VARIABLE}={choice!r}: expected 'auto', 'uvloop' or 'asyncio'")
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise ConfigError(f"{EVENT_LOOP_VARIABLE}=uvloop, but uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _serve(loop: asyncio.AbstractEventLoop) -> None:
@@ -41,7 +67,7 @@ def get_loop() -> asyncio.AbstractEventLoop:
         return loop
     with _lock:
         if _loop is None:
-            loop = asyncio.new_event_loop()
+            loop = new_loop()
             thread = threading.Thread(target=_serve, args=(loop,), name="s3dlio-loop", daemon=True)
             thread.start()
             _loop, _thread = loop, thread
@@ -58,8 +84,8 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
     if threading.current_thread() is _thread:
         coro.close()
         raise RuntimeError("a synchronous s3dlio call was made from s3dlio's own event loop")
+    loop = _loop_for(coro)
     coro = carry(coro)  # the caller's Client binding, read in the caller's thread
-    loop = get_loop()
     outcome: concurrent.futures.Future[R] = concurrent.futures.Future()
     finished = threading.Event()
     tasks: list[asyncio.Task[R]] = []
@@ -95,7 +121,17 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
 
 def submit(coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
     """Schedule ``coro`` on the background loop without waiting."""
-    return asyncio.run_coroutine_threadsafe(carry(coro), get_loop())
+    loop = _loop_for(coro)
+    return asyncio.run_coroutine_threadsafe(carry(coro), loop)
+
+
+def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:
+    """The background loop; if it cannot be made, ``coro`` is closed (never left unawaited)."""
+    try:
+        return get_loop()
+    except BaseException:
+        coro.close()
+        raise
 
 
 def sync_twin(async_fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
