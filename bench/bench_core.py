@@ -156,7 +156,7 @@ def raw_obstore_get(cfg: S3Config, bucket: str, keys: list[str]) -> Callable[[],
 
         return sum(await asyncio.gather(*(one(k) for k in keys)))
 
-    return lambda: asyncio.run(fetch_all())
+    return lambda: run_user_loop(fetch_all())
 
 
 def boto3_client(cfg: S3Config) -> Any:
@@ -171,6 +171,18 @@ def boto3_client(cfg: S3Config) -> Any:
         aws_secret_access_key=cfg.secret_access_key,
         config=BotoConfig(max_pool_connections=IN_FLIGHT),
     )
+
+
+USER_LOOP = "asyncio"  # --user-loop: the loop the async contenders (ours-bytes, raw obstore) run on
+
+
+def run_user_loop(main: Any) -> Any:
+    """``asyncio.run(main)``, or ``uvloop.run`` with ``--user-loop uvloop``."""
+    if USER_LOOP == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def _bounded(coros: list[Callable[[], Any]], limit: int) -> int:
@@ -188,7 +200,7 @@ def _bounded(coros: list[Callable[[], Any]], limit: int) -> int:
 
     # Only a count leaves asyncio.run: when it restores the SIGINT handler, CPython formats the
     # main task's repr, result included (a repr of every buffer: seconds for 256 MB of data).
-    return asyncio.run(main())
+    return run_user_loop(main())
 
 
 def bench_s3_get(
@@ -215,7 +227,7 @@ def bench_s3_get(
     contenders: dict[str, Callable[[], Measured]] = {
         "ours-bytes": measured(lambda: _bounded([lambda u=u: s3dlio.get_async(u) for u in uris], in_flight)),
         "ours-zero-copy": measured(lambda: s3dlio.get_many(uris, max_in_flight=in_flight)),
-        "raw-obstore": measured(lambda: asyncio.run(raw_all())),
+        "raw-obstore": measured(lambda: run_user_loop(raw_all())),
         "original": original_measured("get", cfg, uri=prefix, concurrency=in_flight),
     }
     if size > 32 * MiB:  # the split threshold, by measurement: one stream vs 8 MiB ranges
@@ -256,7 +268,7 @@ def bench_s3_put(cfg: S3Config, bucket: str, size: int, num: int, rounds: int) -
         rounds,
         {
             "ours": measured(lambda: s3dlio.put_many(items, max_in_flight=IN_FLIGHT)),
-            "raw-obstore": measured(lambda: asyncio.run(raw_put())),
+            "raw-obstore": measured(lambda: run_user_loop(raw_put())),
             "original": original_measured(
                 "put", cfg, uri=f"s3://{bucket}/put-orig/", size=size, num=num, concurrency=IN_FLIGHT
             ),
@@ -324,9 +336,18 @@ def main() -> None:
     add_s3_args(parser)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per workload")
     parser.add_argument("--skip-s3", action="store_true")
+    parser.add_argument(
+        "--user-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop of the async contenders (ours-bytes, raw obstore); the blocking calls "
+        "always run on s3dlio's background loop (uvloop by default)",
+    )
     parser.add_argument("--only", help="run only workloads whose title contains this text")
     parser.add_argument("--json", type=Path, help="also save results as JSON here")
     args = parser.parse_args()
+    global USER_LOOP
+    USER_LOOP = args.user_loop
     rounds = args.rounds
     ensure_original()
     rows: list[dict[str, Any]] = []
