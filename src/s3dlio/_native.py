@@ -21,6 +21,7 @@ import os
 import threading
 from types import ModuleType
 
+from ._threads import size_runtime
 from .errors import ForkSafetyError
 
 __all__ = ["native"]
@@ -46,6 +47,7 @@ def _load() -> ModuleType:
             return _module
         if _load_error is not None:
             raise _fork_error(_load_error)
+        size_runtime()  # before the first native call builds obstore's runtime
         import obstore._obstore as original
 
         if not _inherited_runtime:

@@ -235,11 +235,15 @@ def test_generate_npz_bytes_rejects_bad_input() -> None:
 def test_configure_tokio_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    from s3dlio import _threads
+
+    monkeypatch.setattr(_threads, "_requested", None)  # this process's runtime is not resized
     assert s3dlio.configure_tokio_threads(4) == 4
     for name in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    assert s3dlio.configure_tokio_threads() == (os.cpu_count() or 1)
-    monkeypatch.setenv("WORLD_SIZE", str(2 * (os.cpu_count() or 1)))
+    cpus = len(os.sched_getaffinity(0))
+    assert s3dlio.configure_tokio_threads() == cpus
+    monkeypatch.setenv("WORLD_SIZE", str(2 * cpus))
     assert s3dlio.configure_tokio_threads() == 1
     with pytest.raises(s3dlio.ConfigError):
         s3dlio.configure_tokio_threads(-1)

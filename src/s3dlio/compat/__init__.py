@@ -8,7 +8,7 @@ MLPerf Storage's DLIO and mlc-storage's checkpoint code use these; all are expor
   ``create_azure_writer``, ``create_filesystem_writer``, ``create_direct_filesystem_writer``:
   the streaming writers of mlc-storage's checkpoint code.
 * :func:`generate_npz_bytes`: a complete NPZ sample file in one pass.
-* :func:`configure_tokio_threads`: accepted and documented (it sizes nothing here).
+* :func:`configure_tokio_threads`: sizes obstore's Tokio runtime, before it starts.
 """
 
 from .multipart import MultipartUploadWriter, UploadStats

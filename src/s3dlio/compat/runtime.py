@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import os
-
+from .._threads import request_threads
 from ._common import positive_int
 
 __all__ = ["configure_tokio_threads"]
 
-_WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "WORLD_SIZE")
-
 
 def configure_tokio_threads(n: int = 0) -> int:
-    """Return the per-process thread count the original would give its Tokio runtime.
+    """Size obstore's Tokio runtime for this process; returns the thread count chosen.
 
-    ``n > 0`` is taken as is; ``n == 0`` divides the CPUs by the world size from
-    ``OMPI_COMM_WORLD_SIZE``, ``PMI_SIZE`` or ``WORLD_SIZE`` (the first set), at least 1.
+    ``n > 0`` is the count; ``n == 0`` divides this process's CPUs by the world size from
+    ``OMPI_COMM_WORLD_SIZE``, ``PMI_SIZE`` or ``WORLD_SIZE`` (the first set), at least 1: several
+    MPI ranks on one host then share its cores instead of each starting one thread per core.
 
-    In s3dlio this sets nothing: there is no runtime of our own to size. Network I/O runs on
-    obstore's shared runtime, whose threads mostly wait on sockets, and the work that needs
-    CPUs is bounded per call (``max_concurrency``, ``max_in_flight``). The function exists so
-    that MPI launchers written for the original (DLIO calls it before reading) run unchanged;
-    a negative or non-integer ``n`` raises :class:`~s3dlio.errors.ConfigError`.
+    As in the original, it takes effect only if called before the process's first storage call
+    (local files do not count), when the runtime starts; later calls change nothing. A
+    ``TOKIO_WORKER_THREADS`` set by the user wins over it. A negative or non-integer ``n``
+    raises :class:`~s3dlio.errors.ConfigError`. The rules, with ``S3DLIO_RT_THREADS``, are in
+    ``docs/api.md``.
     """
-    count = positive_int("n", n, 0)
-    if count:
-        return count
-    world = 1
-    for name in _WORLD_SIZE_VARIABLES:
-        value = os.environ.get(name, "")
-        if value.strip().isdigit():
-            world = max(1, int(value))
-            break
-    return max(1, (os.cpu_count() or 1) // world)
+    return request_threads(positive_int("n", n, 0))
