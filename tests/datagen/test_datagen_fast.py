@@ -333,9 +333,17 @@ def test_put_large_random_to_file_still_streams(tmp_path: Path) -> None:
     assert seen[-1] == (1, size) and seen[-2] == (0, size)
 
 
-def test_local_workers_bounds() -> None:
-    assert put_module.local_workers(1) == 1
-    assert 2 <= put_module.local_workers(1000) <= 2 * (os.cpu_count() or 1)
+@pytest.mark.parametrize(
+    ("cores", "object_type", "jobs"),
+    [(2, "zeros", 2), (2, "random", 2), (2, "npz", 1), (2, "hdf5", 1), (2, "tfrecord", 1),
+     (2, "parquet", 1), (1, "npz", 1), (8, "random", 8), (8, "npz", 4)],
+)  # fmt: skip
+def test_local_workers_per_core_and_type(
+    monkeypatch: pytest.MonkeyPatch, cores: int, object_type: str, jobs: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(cores)))
+    assert put_module.local_workers(1000, object_type) == jobs
+    assert put_module.local_workers(1, object_type) == 1  # never above max_in_flight
 
 
 def test_tfrecord_header_crc_cache_matches_framing() -> None:

@@ -6,7 +6,8 @@ Objects above the multipart threshold of type ``zeros``/``random`` are streamed 
 chunks and never held whole.
 
 Local files (``file://``, ``direct://``): generating is the expensive part, and it is CPU work,
-so a few workers (two per core, never more than ``max_in_flight``), each one long job in the I/O
+so a few workers (one per core for ``zeros``/``random``, one per two cores for the formats,
+never more than ``max_in_flight``; see :func:`local_workers`), each one long job in the I/O
 pool, take batches of objects from a shared list until it is empty. For each object a worker
 generates it into a buffer it reuses (``random`` objects: the whole batch in one pass) and writes
 it to a temporary file that is renamed into place (as ``LocalStore`` does: a reader never sees
@@ -44,19 +45,24 @@ _BATCH_BYTES = 4 * MiB  # objects per local job: about this much data (fewer thr
 _BATCH_MAX = 64  # ... but at most this many objects, so progress stays fluid
 
 
-def local_workers(max_in_flight: int) -> int:
-    """Concurrent generate-and-write jobs for local files: two per core, at most ``max_in_flight``.
+def local_workers(max_in_flight: int, object_type: str = "random") -> int:
+    """Concurrent generate-and-write jobs for local files, at most ``max_in_flight``.
 
-    Each job alternates CPU work (generation: numpy, zlib/libdeflate and CRC-32C release the GIL,
-    the Python glue does not) with system calls (create, write into the page cache, rename), so two
-    jobs per core keep the cores busy without piling up on the GIL and the directory lock. Measured
-    on 2 cores: 4 jobs >= 2 or 3 jobs; 8 and 16 no better (and worse on an idle machine).
+    A job holds the GIL for its Python glue and lets it go for each system call (create, write,
+    rename) and for each numpy or checksum step. Every time two jobs want the GIL at once, a
+    thread is put to sleep and woken again, which costs CPU. ``zeros`` and ``random`` are
+    rendered a batch at a time, so their jobs let go of the GIL mostly for long system calls:
+    one job per core. A format renders each object in several short steps (payload pieces,
+    checksums, headers), so jobs would collide on the GIL constantly: one job per two cores.
+    Measured on 2 cores (docs/performance.md): formats ran 1.2-1.4x faster with one job than
+    with two, at half the CPU per GB; ``zeros`` and ``random`` ran best with two jobs.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(max_in_flight, 2 * cores))
+    jobs = cores if object_type in STREAMABLE_TYPES else cores // 2
+    return max(1, min(max_in_flight, jobs))
 
 
 async def put_async(
@@ -166,7 +172,7 @@ async def put_async(
             # On cancellation, running workers finish their current object only.
             await run_io(files.drain, pending, written, on_cancel=files.stop)
 
-        workers = min(local_workers(max_in_flight), len(batches))
+        workers = min(local_workers(max_in_flight, object_type), len(batches))
         await run_bounded(range(workers), worker, workers)
         if failed:  # reported before the workers' results: call_soon_threadsafe keeps order
             raise failed[0]
