@@ -54,8 +54,8 @@ def local_workers(max_in_flight: int, object_type: str = "random") -> int:
     rendered a batch at a time, so their jobs let go of the GIL mostly for long system calls:
     one job per core. A format renders each object in several short steps (payload pieces,
     checksums, headers), so jobs would collide on the GIL constantly: one job per two cores.
-    Measured on 2 cores (docs/performance.md): formats ran 1.2-1.4x faster with one job than
-    with two, at half the CPU per GB; ``zeros`` and ``random`` ran best with two jobs.
+    Measured on 2 cores (docs/performance.md): formats ran 1.1-1.3x faster with one job than
+    with two, at 55-60% of the CPU per GB; ``zeros`` and ``random`` ran best with two jobs.
     """
     try:
         cores = len(os.sched_getaffinity(0))
