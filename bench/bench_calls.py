@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import s3dlio
-from common import ORIGINAL_PYTHON, add_s3_args, ensure_original, s3_from_args
+from common import ORIGINAL_PYTHON, add_s3_args, ensure_original, s3_session
 
 CHILD = r"""
 import json, sys, time, s3dlio
@@ -48,7 +48,7 @@ def measure(python: str, uri_file: Path) -> tuple[float, float]:
 
 
 def compare(label: str, uris: list[str], rounds: int, workdir: Path) -> None:
-    uri_file = workdir / f"uris-{abs(hash(label))}.json"
+    uri_file = workdir / (re.sub(r"\W+", "_", label) + ".json")
     uri_file.write_text(json.dumps(uris))
     sides = {"ours": sys.executable, "original": str(ORIGINAL_PYTHON)}
     seen: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
@@ -82,12 +82,8 @@ def main() -> None:
         compare("file://, 100 B", files, args.rounds, workdir)
         if args.skip_s3:
             return
-        cfg = s3_from_args(args)
-        assert cfg is not None
-        try:
-            cfg.apply_env()
-            bucket = f"bench-calls-{time.time_ns() % 10**9}"
-            s3dlio.create_bucket(f"s3://{bucket}")
+        with s3_session(args) as cfg:
+            bucket = cfg.bucket
             big = [f"s3://{bucket}/big/{i:05d}" for i in range(args.num)]
             tiny = [f"s3://{bucket}/tiny/{i:05d}" for i in range(args.num)]
             s3dlio.put_many([(u, os.urandom(256 * 1024)) for u in big], max_in_flight=32)
@@ -96,8 +92,6 @@ def main() -> None:
             compare("S3, 100 B", tiny, args.rounds, workdir)
             s3dlio.delete(f"s3://{bucket}/big/", recursive=True)
             s3dlio.delete(f"s3://{bucket}/tiny/", recursive=True)
-        finally:
-            cfg.stop()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import s3dlio
-from common import add_s3_args, parse_size, s3_from_args
+from common import add_s3_args, parse_size, s3_session
 
 READER = r"""
 import json, sys, time, asyncio
@@ -85,12 +85,8 @@ def _report(title: str, seen: dict[str, list[tuple[float, float]]]) -> None:
 
 
 def read_ab(args: argparse.Namespace, variants: dict[str, dict[str, str]], modes: list[str]) -> None:
-    cfg = s3_from_args(args)
-    assert cfg is not None
-    try:
-        cfg.apply_env()
-        bucket = f"bench-runtime-{time.time_ns() % 10**9}"
-        s3dlio.create_bucket(f"s3://{bucket}")
+    with s3_session(args) as cfg:
+        bucket = cfg.bucket
         uris = [f"s3://{bucket}/o/{i:06d}" for i in range(args.num)]
         s3dlio.put_many([(u, os.urandom(args.size)) for u in uris], max_in_flight=32)
         with tempfile.TemporaryDirectory() as tmp:
@@ -112,8 +108,6 @@ def read_ab(args: argparse.Namespace, variants: dict[str, dict[str, str]], modes
         ranks = f", {args.ranks} ranks at once" if args.ranks > 1 else ""
         _report(f"{args.num} x {args.size} B, {args.in_flight} in flight{ranks}", seen)
         s3dlio.delete(f"s3://{bucket}/o/", recursive=True)
-    finally:
-        cfg.stop()
 
 
 def put_jobs(args: argparse.Namespace) -> None:

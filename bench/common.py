@@ -28,7 +28,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -489,6 +490,19 @@ def s3_from_args(
         cfg.bucket = f"bench-{uuid.uuid4().hex[:10]}"
         cfg.create_bucket(cfg.bucket)
     return cfg
+
+
+@contextmanager
+def s3_session(args: argparse.Namespace) -> Iterator[S3Config]:
+    """The S3 server of ``args`` (or a SeaweedFS started here), with a bucket for this run
+    (``cfg.bucket``) and ``AWS_*`` set for s3dlio; a server started here stops at the end."""
+    cfg = s3_from_args(args)
+    assert cfg is not None
+    try:
+        cfg.apply_env()
+        yield cfg
+    finally:
+        cfg.stop()
 
 
 # =============================================================================================

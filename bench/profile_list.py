@@ -21,7 +21,7 @@ from typing import Any
 import obstore
 
 import s3dlio
-from common import add_s3_args, s3_from_args
+from common import add_s3_args, s3_session
 from s3dlio.ops import resolve
 
 
@@ -30,12 +30,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    cfg = s3_from_args(args)
-    assert cfg is not None
-    try:
-        cfg.apply_env()
-        bucket = f"profile-list-{time.time_ns() % 10**9}"
-        s3dlio.create_bucket(f"s3://{bucket}")
+    with s3_session(args) as cfg:
+        bucket = cfg.bucket
         prefix = f"s3://{bucket}/list/"
         s3dlio.put_many([(f"{prefix}k_{i:06d}", b"x") for i in range(args.keys)], max_in_flight=64)
         store = cfg.obstore(bucket)
@@ -70,8 +66,6 @@ def main() -> None:
             cpu_ms = statistics.median(t[1] for t in times) * 1e3
             print(f"  {name:26s} wall {wall_ms:6.1f} ms   client CPU {cpu_ms:6.1f} ms")
         s3dlio.delete(prefix, recursive=True)
-    finally:
-        cfg.stop()
 
 
 if __name__ == "__main__":
