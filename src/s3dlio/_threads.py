@@ -26,7 +26,7 @@ import warnings
 
 from .errors import ConfigError
 
-__all__ = ["request_threads", "size_runtime", "thread_budget"]
+__all__ = ["process_cpus", "request_threads", "size_runtime", "thread_budget"]
 
 TOKIO_VARIABLE = "TOKIO_WORKER_THREADS"
 RT_THREADS_VARIABLE = "S3DLIO_RT_THREADS"
@@ -37,7 +37,8 @@ _requested: int | None = None  # from configure_tokio_threads
 _ours: str | None = None  # the value size_runtime wrote, so a later call may replace it
 
 
-def _cpus() -> int:
+def process_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, else the machine's count)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -55,7 +56,7 @@ def world_size() -> int:
 
 def thread_budget() -> int:
     """This process's share of the host: its CPUs divided by the world size, at least 1."""
-    return max(1, _cpus() // world_size())
+    return max(1, process_cpus() // world_size())
 
 
 def request_threads(count: int) -> int:

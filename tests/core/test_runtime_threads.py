@@ -113,7 +113,7 @@ def test_the_users_tokio_variable_wins(s3_server: Any, uri: str, one_worker: int
 def test_rt_threads_below_a_quarter_of_the_budget_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in OURS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_threads, "_cpus", lambda: 16)
+    monkeypatch.setattr(_threads, "process_cpus", lambda: 16)
     monkeypatch.setattr(_threads, "_requested", None)
     monkeypatch.setenv("S3DLIO_RT_THREADS", "1")  # DLIO's value before it sizes write_threads
     with pytest.warns(RuntimeWarning, match="S3DLIO_RT_THREADS=1 is below a quarter"):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .._threads import process_cpus
 from ..ops import open_writer_async, put_bytes_async, resolve, run_bounded
 from ..stores.local import TEMP_MARKER, LocalStore, run_io, translate_os_error
 from ..uri import parse_uri
@@ -57,10 +58,7 @@ def local_workers(max_in_flight: int, object_type: str = "random") -> int:
     Measured on 2 cores (docs/performance.md): formats ran 1.1-1.3x faster with one job than
     with two, at 55-60% of the CPU per GB; ``zeros`` and ``random`` ran best with two jobs.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    cores = process_cpus()
     jobs = cores if object_type in STREAMABLE_TYPES else cores // 2
     return max(1, min(max_in_flight, jobs))
 
