@@ -5,11 +5,12 @@ submits it to this loop and waits (carrying over the caller's :class:`~s3dlio.Cl
 The loop thread is a daemon, created on first use and again in a forked child (threads do not
 survive ``fork``).
 
-The loop is uvloop's where uvloop is installed (a dependency on Linux and macOS): obstore resolves
-every native future from its own threads through ``call_soon_threadsafe``, and uvloop's wakeup
-path costs far less CPU than asyncio's (docs/performance.md). ``S3DLIO_EVENT_LOOP=asyncio``
-selects the standard loop, ``uvloop`` requires uvloop. Only this background loop is chosen here:
-``*_async`` calls run on whatever loop the caller runs them on.
+The loop is asyncio's unless ``S3DLIO_EVENT_LOOP`` asks for uvloop (``uvloop``, or ``auto``: uvloop
+where installed; it is a dependency on Linux and macOS). obstore resolves every native future from
+its own threads through ``call_soon_threadsafe``, and uvloop's wakeup path costs far less CPU
+(docs/performance.md); it is opt-in because a forked child hung twice in the suite with it on
+(docs/design.md). Only this background loop is chosen here: ``*_async`` calls run on whatever
+loop the caller runs them on.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ EVENT_LOOP_VARIABLE = "S3DLIO_EVENT_LOOP"
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
-    """A new event loop of the kind ``S3DLIO_EVENT_LOOP`` asks for: ``auto`` (the default:
-    uvloop where installed, else asyncio), ``uvloop`` or ``asyncio``."""
-    choice = os.environ.get(EVENT_LOOP_VARIABLE, "auto").strip().lower() or "auto"
+    """A new event loop of the kind ``S3DLIO_EVENT_LOOP`` asks for: ``asyncio`` (the default),
+    ``uvloop``, or ``auto`` (uvloop where installed, else asyncio)."""
+    choice = os.environ.get(EVENT_LOOP_VARIABLE, "asyncio").strip().lower() or "asyncio"
     if choice not in ("auto", "uvloop", "asyncio"):
         raise ConfigError(f"{EVENT_LOOP_VARIABLE}={choice!r}: expected 'auto', 'uvloop' or 'asyncio'")
     if choice != "asyncio":

@@ -1,4 +1,4 @@
-"""The background loop behind the blocking API: uvloop by default, chosen by S3DLIO_EVENT_LOOP.
+"""The background loop behind the blocking API: asyncio by default, uvloop chosen by S3DLIO_EVENT_LOOP.
 
 Each case runs in a fresh interpreter, because the loop is made once per process.
 """
@@ -41,15 +41,16 @@ def _probe(tmp_path: Path, setting: str | None, *prelude: str) -> subprocess.Com
     )
 
 
-@pytest.mark.parametrize("setting", [None, "auto", "uvloop", " UVLoop "])
-def test_blocking_calls_run_on_uvloop_by_default(tmp_path: Path, setting: str | None) -> None:
+@pytest.mark.parametrize("setting", ["auto", "uvloop", " UVLoop "])
+def test_blocking_calls_run_on_uvloop_when_asked(tmp_path: Path, setting: str | None) -> None:
     done = _probe(tmp_path, setting)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1000", "uvloop"]
 
 
-def test_asyncio_can_be_chosen(tmp_path: Path) -> None:
-    done = _probe(tmp_path, "asyncio")
+@pytest.mark.parametrize("setting", [None, "asyncio", ""])
+def test_asyncio_is_the_default(tmp_path: Path, setting: str | None) -> None:
+    done = _probe(tmp_path, setting)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1000", "asyncio.unix_events"]
 
@@ -67,6 +68,6 @@ def test_asking_for_a_missing_uvloop_is_a_config_error(tmp_path: Path) -> None:
     done = _probe(tmp_path, "uvloop", hide_uvloop)
     assert done.returncode == 1
     assert "S3DLIO_EVENT_LOOP=uvloop, but uvloop is not installed" in done.stderr
-    fallback = _probe(tmp_path, None, hide_uvloop)  # auto falls back to asyncio
+    fallback = _probe(tmp_path, "auto", hide_uvloop)  # auto falls back to asyncio
     assert fallback.returncode == 0, fallback.stderr
     assert fallback.stdout.split() == ["1000", "asyncio.unix_events"]
