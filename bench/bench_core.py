@@ -300,13 +300,16 @@ def bench_s3_list(cfg: S3Config, bucket: str, num: int, rounds: int) -> dict[str
     return summarize(f"S3 LIST {num} keys", num, results, unit="keys/s")
 
 
-def bench_file_get(directory: Path, label: str, size: int, num: int, rounds: int) -> dict[str, Any]:
-    root = directory / f"file-{label.replace(' ', '')}"
+def bench_file_get(
+    directory: Path, label: str, size: int, num: int, rounds: int, scheme: str = "file"
+) -> dict[str, Any]:
+    """Local files through ``file://`` (page cache, warm) or ``direct://`` (O_DIRECT)."""
+    root = directory / f"{scheme}-{label.replace(' ', '')}"
     root.mkdir(parents=True, exist_ok=True)
     payload = os.urandom(size)
     for i in range(num):
         (root / f"obj_{i:06d}.bin").write_bytes(payload)
-    uris = [f"file://{root}/obj_{i:06d}.bin" for i in range(num)]
+    uris = [f"{scheme}://{root}/obj_{i:06d}.bin" for i in range(num)]
 
     def plain_read(path: str) -> bytes:
         with open(path, "rb", buffering=0) as handle:
@@ -314,19 +317,19 @@ def bench_file_get(directory: Path, label: str, size: int, num: int, rounds: int
 
     pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT)
     s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)  # warm-up (and warm page cache)
-    results = pairs(
-        rounds,
-        {
-            "ours-bytes": measured(
-                lambda: _bounded([lambda u=u: s3dlio.get_async(u) for u in uris], IN_FLIGHT)
-            ),
-            "ours-zero-copy": measured(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)),
-            "plain-threads": measured(lambda: list(pool.map(plain_read, [u[7:] for u in uris]))),
-            "original": original_measured("file-get", None, uri=f"file://{root}/", concurrency=IN_FLIGHT),
-        },
-    )
+    contenders = {
+        "ours-bytes": measured(lambda: _bounded([lambda u=u: s3dlio.get_async(u) for u in uris], IN_FLIGHT)),
+        "ours-zero-copy": measured(lambda: s3dlio.get_many(uris, max_in_flight=IN_FLIGHT)),
+        "plain-threads": measured(
+            lambda: list(pool.map(plain_read, [str(root / u.rsplit("/", 1)[1]) for u in uris]))
+        ),
+        "original": original_measured("file-get", None, uri=f"{scheme}://{root}/", concurrency=IN_FLIGHT),
+    }
+    if scheme == "direct":
+        del contenders["plain-threads"]  # buffered reads would measure the page cache instead
+    results = pairs(rounds, contenders)
     pool.shutdown()
-    return summarize(f"file:// GET {num} x {label}, {IN_FLIGHT} in flight", size * num, results)
+    return summarize(f"{scheme}:// GET {num} x {label}, {IN_FLIGHT} in flight", size * num, results)
 
 
 def main() -> None:
@@ -341,7 +344,7 @@ def main() -> None:
         choices=("asyncio", "uvloop"),
         default="asyncio",
         help="event loop of the async contenders (ours-bytes, raw obstore); the blocking calls "
-        "always run on s3dlio's background loop (uvloop by default)",
+        "always run on s3dlio's background loop (asyncio unless S3DLIO_EVENT_LOOP says otherwise)",
     )
     parser.add_argument("--only", help="run only workloads whose title contains this text")
     parser.add_argument("--json", type=Path, help="also save results as JSON here")
@@ -356,9 +359,10 @@ def main() -> None:
         return args.only is None or args.only.lower() in title.lower()
 
     with tempfile.TemporaryDirectory(prefix="s3dlio-bench-") as tmp:
-        for label, size, count in (("256 KiB", 256 * KiB, 400), ("8 MiB", 8 * MiB, 40)):
-            if wanted(f"file:// GET {label}"):
-                rows.append(bench_file_get(Path(tmp), label, size, count, rounds))
+        for scheme in ("file", "direct"):
+            for label, size, count in (("256 KiB", 256 * KiB, 400), ("8 MiB", 8 * MiB, 40)):
+                if wanted(f"{scheme}:// GET {label}"):
+                    rows.append(bench_file_get(Path(tmp), label, size, count, rounds, scheme))
     s3_rows: list[tuple[str, Callable[[S3Config, str], dict[str, Any]]]] = [
         ("S3 GET 256 KiB", lambda c, b: bench_s3_get(c, b, "256 KiB", 256 * KiB, 1000, 64, rounds)),
         ("S3 GET 8 MiB", lambda c, b: bench_s3_get(c, b, "8 MiB", 8 * MiB, 100, 32, rounds)),

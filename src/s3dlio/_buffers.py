@@ -23,7 +23,7 @@ from typing import Any, SupportsIndex, overload
 import numpy as np
 from obstore import Bytes
 
-__all__ = ["BytesView", "allocate", "as_view", "new_bytes", "open_view", "writable_view"]
+__all__ = ["PAGE", "BytesView", "allocate", "as_view", "new_bytes", "open_view", "writable_view"]
 
 
 class BytesView(Bytes):
@@ -95,12 +95,19 @@ def open_view(data: Any) -> io.BufferedReader:
     return io.BufferedReader(_ViewReader(data))
 
 
+PAGE = 4096
+"""The alignment of :func:`allocate`'s memory: enough for O_DIRECT reads straight into it."""
+
+
 def allocate(size: int) -> memoryview:
-    """Uninitialised writable memory of ``size`` bytes (the view keeps its array alive).
+    """Uninitialised writable memory of ``size`` bytes that starts on a :data:`PAGE` boundary
+    (the view keeps its array alive).
 
     Large blocks are fresh pages that are not touched (zeroed) before the read fills them.
     """
-    return np.empty(size, dtype=np.uint8).data.cast("B")
+    block = np.empty(size + PAGE, dtype=np.uint8)
+    skip = -block.ctypes.data % PAGE
+    return block[skip : skip + size].data.cast("B")
 
 
 def as_view(data: Any) -> BytesView:

@@ -246,7 +246,7 @@ async def read_object(
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None and (expected_size is None or expected_size <= threshold):
         # local files: open, size, read and close in one pool job when the file is small
-        (data,) = await small_batch([key], threshold)
+        (data,) = await small_batch([key], threshold, zero_copy=zero_copy)
         if data is not None:
             _check_listed(store, key, len(data), expected_size)
             return _result(data, zero_copy)
@@ -382,7 +382,9 @@ def _batch_job(
     async def several() -> list[Data]:
         store = items[group[0]][0]
         keys = [items[i][1] for i in group]
-        found = await store.read_small_batch(keys, store.config.range_get_threshold)  # type: ignore[attr-defined]
+        found = await store.read_small_batch(  # type: ignore[attr-defined]
+            keys, store.config.range_get_threshold, zero_copy=zero_copy
+        )
         out: list[Data] = []
         for i, data in zip(group, found, strict=True):
             if data is None:

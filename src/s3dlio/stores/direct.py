@@ -1,14 +1,18 @@
 """``direct://``: local files with O_DIRECT (page cache bypassed) and aligned buffers.
 
-Reads and writes go through page-aligned ``mmap`` buffers in multiples of 4 KiB (the largest
-common logical block size). An unaligned tail is read with the final aligned block and trimmed;
-it is written padded to a full block, and the file is then truncated to its real length.
+O_DIRECT moves whole 4 KiB blocks (the largest common logical block size) between the device and
+aligned memory. Reads go straight into page-aligned result memory (see
+:func:`s3dlio._buffers.allocate`); an unaligned tail comes through one aligned block, and only a
+caller's unaligned buffer goes through a staging buffer. Writes are staged in an aligned
+``mmap``; the tail is written padded to a full block, and the file is then truncated to its
+real length.
 Filesystems that refuse O_DIRECT (tmpfs, some overlays) fall back to buffered I/O with a single
 :class:`DirectIOFallbackWarning`, never silently.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import mmap
@@ -18,6 +22,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from .._buffers import allocate
 from .base import AsyncObjectWriter, short_read
 from .local import LocalStore, _LocalWriter
 
@@ -73,6 +78,80 @@ def _round_up(value: int) -> int:
     return -(-value // ALIGNMENT) * ALIGNMENT
 
 
+def _address(view: memoryview) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+_STAGED_READ = 1024 * 1024
+_staging = threading.local()
+
+
+def _staging_buffer() -> memoryview:
+    """This thread's aligned staging buffer for reads (made on first use, then reused; only the
+    pages a read touched are resident)."""
+    buffer: memoryview | None = getattr(_staging, "buffer", None)
+    if buffer is None:
+        buffer = _staging.buffer = allocate(_STAGED_READ)
+    return buffer
+
+
+def _pread_blocks(fd: int, view: memoryview, position: int) -> int:
+    """O_DIRECT reads into ``view`` (aligned address and length) at the aligned ``position``.
+
+    Returns the bytes read: fewer than ``view.nbytes`` only at the end of the file, which is the
+    only place an O_DIRECT read stops at an unaligned count.
+    """
+    got = 0
+    while got < view.nbytes:
+        count = os.preadv(fd, [view[got:]], position + got)
+        got += count
+        if count == 0 or count % ALIGNMENT:
+            break
+    return got
+
+
+def _read_direct(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``offset``; returns the bytes read (fewer only at the end of the file).
+
+    Aligned memory at an aligned offset is read in place, all but its unaligned tail, which
+    comes through one aligned block. Anything else goes through this thread's staging buffer.
+    """
+    if not view.nbytes:
+        return 0
+    if offset % ALIGNMENT or _address(view) % ALIGNMENT:
+        return _read_staged(fd, view, offset)
+    body = view.nbytes - view.nbytes % ALIGNMENT
+    got = _pread_blocks(fd, view[:body], offset) if body else 0
+    if got < body or body == view.nbytes:
+        return got
+    block = _staging_buffer()[:ALIGNMENT]
+    tail = min(_pread_blocks(fd, block, offset + body), view.nbytes - body)
+    view[body : body + tail] = block[:tail]
+    return body + tail
+
+
+def _read_staged(fd: int, view: memoryview, offset: int) -> int:
+    """:func:`_read_direct` for memory or offsets that are not aligned: aligned blocks are read
+    into a staging buffer and the wanted bytes copied out."""
+    start = offset - offset % ALIGNMENT
+    end = _round_up(offset + view.nbytes)
+    staging = _staging_buffer()
+    done, position = 0, start
+    while done < view.nbytes:
+        want = min(staging.nbytes, end - position)
+        got = _pread_blocks(fd, staging[:want], position)
+        skip = offset + done - position  # the head of the first block, before ``offset``
+        take = min(got - skip, view.nbytes - done)
+        if take <= 0:
+            break
+        view[done : done + take] = staging[skip : skip + take]
+        done += take
+        if got < want:
+            break
+        position += want
+    return done
+
+
 class _AlignedWriter:
     """Feeds arbitrary-sized writes to an O_DIRECT descriptor in aligned blocks."""
 
@@ -125,61 +204,26 @@ class DirectStore(LocalStore):
     def _open_write(self, temp: str) -> int:
         return _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
-    def _read_aligned(self, fd: int, size: int, offset: int, sink: Any) -> int:
-        """Read ``[offset, offset + size)`` through aligned blocks, handing each to ``sink``.
-
-        ``sink(view, position)`` receives the wanted bytes of each block. Returns the number of
-        bytes read: fewer than ``size`` only when the file ends. A short O_DIRECT read is the end
-        of the file only when it reaches the file's size; anywhere else it is read again.
-        """
-        end = min(offset + size, os.fstat(fd).st_size)
-        if end <= offset:
-            return 0
-        start = offset - offset % ALIGNMENT
-        staging = min(_STAGING, _round_up(end) - start)
-        buffer = mmap.mmap(-1, staging)
-        view = memoryview(buffer)
-        try:
-            position = start  # the aligned file offset of view[0]
-            while position < end:
-                want = min(staging, _round_up(end) - position)
-                got = 0
-                while position + got < end and got < want:
-                    count = os.preadv(fd, [view[got:want]], position + got)
-                    if count == 0:
-                        break
-                    got += count
-                    if got % ALIGNMENT and position + got < end:
-                        # An unaligned short read before the end: the file shrank under us.
-                        break
-                usable_end = min(position + got, end)
-                lo = max(offset, position)
-                if usable_end > lo:
-                    sink(view[lo - position : usable_end - position], lo - offset)
-                if got < want and position + got < end:  # ended (or shrank) before the end
-                    return max(0, usable_end - offset)
-                position += want
-            return end - offset
-        finally:
-            view.release()
-            buffer.close()
-
-    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+    def _read_at(self, fd: int, size: int, offset: int, *, zero_copy: bool = True) -> bytes | memoryview:
         if not _is_direct(fd):
             return super()._read_at(fd, size, offset)
-        parts: list[bytes] = []
-        self._read_aligned(fd, size, offset, lambda piece, _: parts.append(bytes(piece)))
-        return b"".join(parts)
+        head = offset % ALIGNMENT
+        if not zero_copy and head + size <= _STAGED_READ:
+            # wanted as ``bytes``: one copy out of this thread's reused buffer, no fresh pages
+            staging = _staging_buffer()[: _round_up(head + size)]
+            got = _pread_blocks(fd, staging, offset - head)
+            return bytes(staging[head : max(head, min(got, head + size))])
+        # Read from the block boundary below ``offset`` straight into fresh aligned memory and
+        # hand back a view past the head: no staging buffer and no copy.
+        out = allocate(head + size)
+        got = _read_direct(fd, out, offset - head)
+        return out[head : max(head, got)]
 
     def _pread_into(self, fd: int, view: memoryview, offset: int, uri: str) -> None:
         if not _is_direct(fd):
             super()._pread_into(fd, view, offset, uri)
             return
-
-        def place(piece: memoryview, position: int) -> None:
-            view[position : position + piece.nbytes] = piece
-
-        got = self._read_aligned(fd, view.nbytes, offset, place)
+        got = _read_direct(fd, view, offset)
         if got != view.nbytes:
             raise short_read(uri, got, view.nbytes, offset)
 

@@ -178,7 +178,12 @@ class LocalStore(Store):
         )
         return _LocalHandle(self, key, fd, size, etag)
 
-    def _read_at(self, fd: int, size: int, offset: int) -> bytes:
+    def _read_at(self, fd: int, size: int, offset: int, *, zero_copy: bool = True) -> bytes | memoryview:
+        """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file).
+
+        ``zero_copy=False`` says the caller will turn the data into ``bytes``: a store that reads
+        into memory of its own (direct://) then returns ``bytes`` itself, made the cheapest way.
+        """
         return _read_exact(fd, size, offset)
 
     def _pread_into(self, fd: int, view: memoryview, offset: int, uri: str) -> None:
@@ -203,27 +208,29 @@ class LocalStore(Store):
     async def read_into(self, key: str, start: int, view: memoryview, etag: str | None = None) -> None:
         await self._io("get", key, self._read_range_into, self.path(key), view, start, etag)
 
-    def _read_range(self, path: str, start: int, end: int) -> bytes:
+    def _read_range(self, path: str, start: int, end: int) -> bytes | memoryview:
         fd = self._open_read(path)
         try:
             return self._read_at(fd, end - start, start)
         finally:
             os.close(fd)
 
-    async def get_range(self, key: str, start: int, end: int) -> bytes:
+    async def get_range(self, key: str, start: int, end: int) -> bytes | memoryview:
         return await self._io("get", key, self._read_range, self.path(key), start, end)
 
     batch_reads: ClassVar[int] = 8
     """Small files are read several per thread-pool job (halves the per-file overhead)."""
 
-    def _read_several(self, keys: Sequence[str], limit: int) -> list[bytes | None]:
-        results: list[bytes | None] = []
+    def _read_several(
+        self, keys: Sequence[str], limit: int, zero_copy: bool
+    ) -> list[bytes | memoryview | None]:
+        results: list[bytes | memoryview | None] = []
         for key in keys:
             path = self.path(key)
             try:
                 fd, size, _ = self._open_pinned(path)
                 try:
-                    data = None if size > limit else self._read_at(fd, size, 0)
+                    data = None if size > limit else self._read_at(fd, size, 0, zero_copy=zero_copy)
                 finally:
                     os.close(fd)
             except OSError as exc:
@@ -233,9 +240,14 @@ class LocalStore(Store):
             results.append(data)
         return results
 
-    async def read_small_batch(self, keys: Sequence[str], limit: int) -> list[bytes | None]:
-        """Whole files of at most ``limit`` bytes, several per pool job (None: larger, read it alone)."""
-        return await run_io(self._read_several, keys, limit)
+    async def read_small_batch(
+        self, keys: Sequence[str], limit: int, *, zero_copy: bool = False
+    ) -> list[bytes | memoryview | None]:
+        """Whole files of at most ``limit`` bytes, several per pool job (None: larger, read it alone).
+
+        With ``zero_copy`` the caller keeps views, so the data may be memory the read filled in
+        place; without it, each file is ``bytes``."""
+        return await run_io(self._read_several, keys, limit, zero_copy)
 
     def _stat(self, path: str) -> ObjectInfo:
         st = os.stat(path)
