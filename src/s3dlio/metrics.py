@@ -2,11 +2,11 @@
 
 :func:`instrument` (called once where stores are opened, ``stores.open_store``) wraps a store's
 request primitives (a read through ``open_read`` from opening to closing its handle,
-``get_range``, ``read_into``, ``read_small_batch``, ``head``, ``put``, the writer's ``close``,
-every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket calls). Each call is counted
-once per operation and backend: requests, objects, bytes, errors, retries and a latency
-histogram. A primitive called from inside another one (the ranges a read handle fetches with
-``read_into``) is part of the outer call and is not counted again.
+``get_range``, ``read_into``, ``read_small_batch``, ``head``, ``put``, ``write_small_batch``,
+the writer's ``close``, every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket
+calls). Each call is counted once per operation and backend: requests, objects, bytes, errors,
+retries and a latency histogram. A primitive called from inside another one (the ranges a read
+handle fetches with ``read_into``) is part of the outer call and is not counted again.
 
 Consumers:
 
@@ -258,6 +258,7 @@ _CALLS: dict[str, _Measure] = {
     "read_into": ("GET", _first, _one, lambda args, _: _nbytes(args[2]) if len(args) > 2 else 0),
     "head": ("STAT", _first, _one, _none),
     "put": ("PUT", _first, _one, lambda args, _: _nbytes(args[1]) if len(args) > 1 else 0),
+    "write_small_batch": ("PUT", _first_of_list, _count, lambda args, _: _nbytes(list(args[1]))),
     "delete": ("DELETE", _first, _one, _none),
     "delete_many": ("DELETE", _first_of_list, _count, _none),
     "create_bucket": ("CREATE_BUCKET", lambda _: "", _one, _none),

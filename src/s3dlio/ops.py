@@ -284,7 +284,7 @@ async def put_many_async(items: Iterable[tuple[str, Any]], max_in_flight: int = 
         store, key, _ = resolve(uri)
         _require_key(uri, key)
         jobs.append((store, key, as_buffer(data, uri)))
-    await run_bounded(jobs, lambda job: job[0].put(job[1], job[2]), max_in_flight)
+    await transfer.write_many(jobs, max_in_flight)
 
 
 class AsyncWriter:

@@ -1,10 +1,11 @@
 """The transfer engine: the one place that plans ranges and parts and runs them.
 
 Every multi-part movement of bytes goes through here: whole-object reads (``get``, ``get_into``,
-``get_many``, the loader's items, checkpoint and DCP reads, file-like streams), large ranges, and
-copies (``upload``, ``download``, DCP staging). Stores only provide primitives over one range
-(:meth:`~s3dlio.stores.base.Store.open_read`, :meth:`~s3dlio.stores.base.Store.read_into`,
-:meth:`~s3dlio.stores.base.Store.get_range`, ``put``, writers).
+``get_many``, the loader's items, checkpoint and DCP reads, file-like streams), large ranges,
+copies (``upload``, ``download``, DCP staging), and ``put_many``'s batches of small local files.
+Stores only provide primitives over one range (:meth:`~s3dlio.stores.base.Store.open_read`,
+:meth:`~s3dlio.stores.base.Store.read_into`, :meth:`~s3dlio.stores.base.Store.get_range`,
+``put``, writers).
 
 Rules the engine keeps (see docs/design.md, "Transfer engine"):
 
@@ -26,11 +27,13 @@ Rules the engine keeps (see docs/design.md, "Transfer engine"):
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ._buffers import BytesView, allocate, as_view, new_bytes
+from ._threads import process_cpus
 from .errors import IntegrityError
 from .stores.base import ObjectChangedError, ReadHandle, Store
 
@@ -43,6 +46,7 @@ __all__ = [
     "read_range",
     "run_all",
     "run_concurrently",
+    "write_many",
 ]
 
 T = TypeVar("T")
@@ -396,6 +400,44 @@ def _batch_job(
         return out
 
     return several if len(group) > 1 else one
+
+
+# --- writes ---------------------------------------------------------------------------------
+_WRITE_BATCH_BYTES = 4 * 1024 * 1024
+_WRITE_BATCH_FILES = 64
+
+
+async def write_many(items: Sequence[tuple[Store, str, memoryview]], max_in_flight: int) -> None:
+    """Write many whole objects, ``max_in_flight`` at a time (the first failure cancels the rest).
+
+    Local files of up to 4 MiB are written several per pool job (about 4 MiB, at most 64 files
+    a job), and when every item is such a file, by at most one job per core. Each file is a few
+    short system calls, and every return from one takes the GIL back: with many threads at once
+    they mostly wait for each other (measured in docs/performance.md).
+    """
+    jobs: list[Callable[[], Awaitable[None]]] = []
+    only_batches = True
+    index, count = 0, len(items)
+    while index < count:
+        store, key, data = items[index]
+        if getattr(store, "write_small_batch", None) is None or data.nbytes > _WRITE_BATCH_BYTES:
+            jobs.append(functools.partial(store.put, key, data))
+            only_batches = False
+            index += 1
+            continue
+        keys, datas, size = [key], [data], data.nbytes
+        index += 1
+        while index < count and len(keys) < _WRITE_BATCH_FILES:
+            next_store, next_key, next_data = items[index]
+            if next_store is not store or size + next_data.nbytes > _WRITE_BATCH_BYTES:
+                break
+            keys.append(next_key)
+            datas.append(next_data)
+            size += next_data.nbytes
+            index += 1
+        jobs.append(functools.partial(store.write_small_batch, keys, datas))  # type: ignore[attr-defined]
+    limit = min(max_in_flight, process_cpus()) if only_batches else max_in_flight
+    await run_all(jobs, limit)
 
 
 # --- copies ---------------------------------------------------------------------------------

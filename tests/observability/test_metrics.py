@@ -103,3 +103,15 @@ def test_opentelemetry_export(tmp_path: Path) -> None:
     assert found["s3dlio.requests"] == {("file", "PUT"): 1, ("file", "GET"): 1}
     assert found["s3dlio.bytes"] == {("file", "PUT"): 10, ("file", "GET"): 10}
     assert found["s3dlio.duration"] == {("file", "PUT"): 1, ("file", "GET"): 1}
+
+
+def test_small_local_files_of_put_many_count_every_object_and_byte(tmp_path: Path) -> None:
+    """put_many writes small local files several per job: one PUT request per job, and every
+    object and byte counted."""
+    metrics.reset()
+    items = [(f"file://{tmp_path}/d{i % 3}/o{i}", bytes([i]) * (1000 + i)) for i in range(200)]
+    s3dlio.put_many(items)
+    requests, objects, nbytes, errors = _counts()["PUT"]
+    assert (objects, nbytes, errors) == (200, sum(len(d) for _, d in items), 0)
+    assert 1 <= requests < 200
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["d0", "d1", "d2"] + [f"o{i}" for i in range(200)])

@@ -18,8 +18,6 @@ per batch, and each directory is created once per call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +26,7 @@ import numpy as np
 
 from .._threads import process_cpus
 from ..ops import open_writer_async, put_bytes_async, resolve, run_bounded
-from ..stores.local import TEMP_MARKER, LocalStore, run_io, translate_os_error
+from ..stores.local import LocalStore, run_io, translate_os_error
 from ..uri import parse_uri
 from .generator import U8Array, advise_huge_pages, check_int, new_seed
 from .objects import STREAMABLE_TYPES, ObjectMaker, object_chunks, validate_put_args
@@ -305,25 +303,6 @@ class _LocalFiles:
         uri = self._uris[index]
         path = self._store.path(uri.split(":///", 1)[1])
         try:
-            self._put_file(path, index, data)
+            self._store._put_file(path, data, f"{self._token}-{index}", self._made_dirs)
         except OSError as exc:
             raise translate_os_error(exc, uri, "put") from exc
-
-    def _put_file(self, path: str, index: int, data: memoryview) -> None:
-        """``LocalStore._put_file`` without a ``makedirs`` and a uuid per file (same hooks)."""
-        directory, _, name = path.rpartition("/")
-        if directory not in self._made_dirs:
-            if directory:
-                os.makedirs(directory, exist_ok=True)
-            self._made_dirs.add(directory)
-        temp = f"{directory}/.{name}{TEMP_MARKER}{self._token}-{index}"
-        store = self._store
-        fd = store._open_write(temp)
-        try:
-            store._write_file(fd, data)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        store.commit_file(fd, temp, path)

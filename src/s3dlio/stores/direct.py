@@ -22,6 +22,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .._buffers import allocate
 from .base import AsyncObjectWriter, short_read
 from .local import LocalStore, _LocalWriter
@@ -79,7 +81,21 @@ def _round_up(value: int) -> int:
 
 
 def _address(view: memoryview) -> int:
+    """The address of a writable view's first byte."""
     return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def _address_of(data: memoryview) -> int:
+    """The address of any view's first byte (read-only ones too); -1 for an empty one."""
+    if not data.nbytes:
+        return -1
+    return int(np.frombuffer(data, dtype=np.uint8).ctypes.data)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    written = 0
+    while written < view.nbytes:
+        written += os.write(fd, view[written:])
 
 
 _STAGED_READ = 1024 * 1024
@@ -231,13 +247,21 @@ class DirectStore(LocalStore):
         if not _is_direct(fd):
             super()._write_file(fd, data)
             return
-        writer = _AlignedWriter(fd)
-        try:
-            writer.write(data)
-            writer.finish()
-        except BaseException:
-            writer.release()
-            raise
+        # Aligned memory is written in place; anything else, and the tail (padded to a whole
+        # block, then trimmed off the file), goes through this thread's staging buffer.
+        body = data.nbytes - data.nbytes % ALIGNMENT if _address_of(data) % ALIGNMENT == 0 else 0
+        _write_all(fd, data[:body])
+        staging = _staging_buffer()
+        done = body
+        while done < data.nbytes:
+            take = min(staging.nbytes, data.nbytes - done)
+            padded = _round_up(take)
+            staging[:take] = data[done : done + take]
+            staging[take:padded] = bytes(padded - take)  # no stale bytes, even past the end
+            _write_all(fd, staging[:padded])
+            done += take
+        if data.nbytes % ALIGNMENT:
+            os.ftruncate(fd, data.nbytes)
 
     async def open_writer(self, key: str) -> AsyncObjectWriter:
         path = self.path(key)

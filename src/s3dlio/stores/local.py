@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import secrets
 import stat
 import threading
 import uuid
@@ -265,17 +266,30 @@ class LocalStore(Store):
             written = os.write(fd, view)
             view = view[written:]
 
-    def _open_temp(self, path: str) -> tuple[int, str]:
+    def _open_temp(
+        self, path: str, tag: str | None = None, made_dirs: set[str] | None = None
+    ) -> tuple[int, str]:
+        """Create the hidden temporary file for ``path`` (and its directory).
+
+        ``tag`` makes the name unique (a random one by default); a caller writing many files
+        passes its own, and ``made_dirs``, the directories it already created.
+        """
         directory, name = os.path.split(path)
-        os.makedirs(directory, exist_ok=True)
-        temp = os.path.join(directory, f".{name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+        if made_dirs is None or directory not in made_dirs:
+            os.makedirs(directory, exist_ok=True)
+            if made_dirs is not None:
+                made_dirs.add(directory)
+        temp = os.path.join(directory, f".{name}{TEMP_MARKER}{tag or uuid.uuid4().hex[:12]}")
         return self._open_write(temp), temp
 
     def _open_write(self, temp: str) -> int:
         return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
-    def _put_file(self, path: str, data: memoryview) -> None:
-        fd, temp = self._open_temp(path)
+    def _put_file(
+        self, path: str, data: memoryview, tag: str | None = None, made_dirs: set[str] | None = None
+    ) -> None:
+        """Write one whole file: a temporary file, renamed into place when complete."""
+        fd, temp = self._open_temp(path, tag, made_dirs)
         try:
             self._write_file(fd, data)
         except BaseException:
@@ -309,6 +323,20 @@ class LocalStore(Store):
 
     async def put(self, key: str, data: memoryview) -> None:
         await self._io("put", key, self._put_file, self.path(key), data)
+
+    def _put_several(self, keys: Sequence[str], datas: Sequence[memoryview]) -> None:
+        tag = secrets.token_hex(6)  # one random tag per job, not a uuid per file
+        made_dirs: set[str] = set()
+        for index, (key, data) in enumerate(zip(keys, datas, strict=True)):
+            try:
+                self._put_file(self.path(key), data, f"{tag}-{index}", made_dirs)
+            except OSError as exc:
+                raise translate_os_error(exc, self.uri(key), "put") from exc
+
+    async def write_small_batch(self, keys: Sequence[str], datas: Sequence[memoryview]) -> None:
+        """Write several whole files in one pool job, in order (the first failure stops it;
+        the files written before it stay)."""
+        await run_io(self._put_several, keys, datas)
 
     async def open_writer(self, key: str) -> AsyncObjectWriter:
         path = self.path(key)
