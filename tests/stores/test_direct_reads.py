@@ -3,6 +3,7 @@ and offsets, straight into aligned memory where the result is ours."""
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -72,3 +73,11 @@ def test_the_descriptor_really_is_o_direct(files: dict[int, tuple[str, bytes]]) 
         assert direct._is_direct(fd)  # /tmp supports O_DIRECT: the paths above were the real ones
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_get_into_a_page_aligned_mmap(files: dict[int, tuple[str, bytes]], size: int) -> None:
+    uri, data = files[size]
+    with mmap.mmap(-1, size + 5000) as memory:
+        assert s3dlio.get_into(uri, memory) == size
+        assert memory[:size] == data and memory[size:] == bytes(5000)
