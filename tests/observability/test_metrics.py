@@ -114,4 +114,5 @@ def test_small_local_files_of_put_many_count_every_object_and_byte(tmp_path: Pat
     requests, objects, nbytes, errors = _counts()["PUT"]
     assert (objects, nbytes, errors) == (200, sum(len(d) for _, d in items), 0)
     assert 1 <= requests < 200
-    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["d0", "d1", "d2"] + [f"o{i}" for i in range(200)])
+    names = sorted(p.name for p in tmp_path.rglob("*"))
+    assert names == sorted(["d0", "d1", "d2"] + [f"o{i}" for i in range(200)])
