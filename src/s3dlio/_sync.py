@@ -135,11 +135,21 @@ def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:
         raise
 
 
-def sync_twin(async_fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
-    """Make the blocking twin of ``async_fn`` (named without its ``_async`` suffix)."""
+def sync_twin(
+    async_fn: Callable[P, Coroutine[Any, Any, R]], inline: Callable[P, R | None] | None = None
+) -> Callable[P, R]:
+    """Make the blocking twin of ``async_fn`` (named without its ``_async`` suffix).
+
+    ``inline``, when given, is tried first in the calling thread: it returns the result of a call
+    it can finish there cheaply (a small local file), or None to run ``async_fn`` on the loop.
+    """
 
     @functools.wraps(async_fn)
     def blocking(*args: P.args, **kwargs: P.kwargs) -> R:
+        if inline is not None and threading.current_thread() is not _thread:
+            result = inline(*args, **kwargs)
+            if result is not None:
+                return result
         return run(async_fn(*args, **kwargs))
 
     blocking.__name__ = blocking.__qualname__ = async_fn.__name__.removesuffix("_async")

@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # the twins keep the overloads of their coroutines
         uri: str, offset: int, length: int | None = None, *, zero_copy: bool = False
     ) -> bytes | BytesView: ...
 else:
-    get = sync_twin(ops.get_async)
+    get = sync_twin(ops.get_async, inline=ops.get_inline)
     get_range = sync_twin(ops.get_range_async)
 get_into = sync_twin(ops.get_into_async)
 get_many = sync_twin(ops.get_many_async)

@@ -1,12 +1,13 @@
 """Metrics middleware: one wrapper layer around every store, no change to any backend.
 
 :func:`instrument` (called once where stores are opened, ``stores.open_store``) wraps a store's
-request primitives (a read through ``open_read`` from opening to closing its handle,
-``get_range``, ``read_into``, ``read_small_batch``, ``head``, ``put``, ``write_small_batch``,
-the writer's ``close``, every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket
-calls). Each call is counted once per operation and backend: requests, objects, bytes, errors,
-retries and a latency histogram. A primitive called from inside another one (the ranges a read
-handle fetches with ``read_into``) is part of the outer call and is not counted again.
+request primitives: a read through ``open_read`` from opening to closing its handle,
+``get_range``, ``read_into``, ``read_small_batch`` and ``read_small_now``, ``head``, ``put``,
+``write_small_batch``, the writer's ``close``, every ``list_pages`` page, ``delete``,
+``delete_many`` and the bucket calls. Each call is counted once per operation and backend:
+requests, objects, bytes, errors, retries and a latency histogram. A primitive called from
+inside another one (the ranges a read handle fetches with ``read_into``) is part of the outer
+call and is not counted again.
 
 Consumers:
 
@@ -409,9 +410,19 @@ def _metered_read(store: Store, method: Callable[..., Any]) -> Callable[..., Any
     return open_read
 
 
+def _record_small_batch(store: Store, keys: Any, start: int, found: Any, error: BaseException | None) -> None:
+    """One GET row for the files a batch read (those too large for it come back as None and are
+    read, and counted, through ``open_read``)."""
+    if error is not None:
+        _record(store, "GET", str(keys[0]) if keys else "", len(keys), 0, start, time.time_ns(), error)
+        return
+    read = [data for data in found if data is not None]
+    if read:
+        _record(store, "GET", str(keys[0]), len(read), _nbytes(read), start, time.time_ns(), None)
+
+
 def _metered_small_batch(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
-    """Local files read several per pool job: one GET row for the files it read. A file too
-    large for the batch comes back as None and is read, and counted, through ``open_read``."""
+    """Local files read several per pool job: see :func:`_record_small_batch`."""
 
     @functools.wraps(method)
     async def read_small_batch(keys: Any, *args: Any, **kwargs: Any) -> Any:
@@ -422,14 +433,30 @@ def _metered_small_batch(store: Store, method: Callable[..., Any]) -> Callable[.
         try:
             found = await method(keys, *args, **kwargs)
         except BaseException as exc:
-            _record(store, "GET", str(keys[0]) if keys else "", len(keys), 0, start, time.time_ns(), exc)
+            _record_small_batch(store, keys, start, None, exc)
             raise
-        read = [data for data in found if data is not None]
-        if read:
-            _record(store, "GET", str(keys[0]), len(read), _nbytes(read), start, time.time_ns(), None)
+        _record_small_batch(store, keys, start, found, None)
         return found
 
     return read_small_batch
+
+
+def _metered_small_now(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
+    """The same as :func:`_metered_small_batch`, for the batch read in the calling thread."""
+
+    @functools.wraps(method)
+    def read_small_now(keys: Any, *args: Any, **kwargs: Any) -> Any:
+        oplog.log_for(store.config.op_log)
+        start = time.time_ns()
+        try:
+            found = method(keys, *args, **kwargs)
+        except BaseException as exc:
+            _record_small_batch(store, keys, start, None, exc)
+            raise
+        _record_small_batch(store, keys, start, found, None)
+        return found
+
+    return read_small_now
 
 
 def _metered_open(store: Store, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -457,5 +484,8 @@ def instrument(store: Store) -> Store:
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None:
         setattr(store, "read_small_batch", _metered_small_batch(store, small_batch))  # noqa: B010
+    small_now = getattr(store, "read_small_now", None)
+    if small_now is not None:
+        setattr(store, "read_small_now", _metered_small_now(store, small_now))  # noqa: B010
     store.__dict__["_s3dlio_metered"] = True
     return store

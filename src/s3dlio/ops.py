@@ -127,6 +127,24 @@ async def get_async(uri: str, *, zero_copy: bool = False) -> bytes | BytesView:
     return await transfer.read_object(store, key, zero_copy=zero_copy)
 
 
+def get_inline(uri: object, *, zero_copy: bool = False) -> bytes | BytesView | None:
+    """The blocking ``get`` of a small local file, read in the calling thread; None when the
+    object is not one (then the call runs on the background loop as usual).
+
+    Handing a blocking call to the loop and a local read to a pool thread costs four thread
+    switches, more than reading a small file (docs/performance.md, ``bench_calls.py``).
+    """
+    if not isinstance(uri, str) or not uri.startswith(("file://", "direct://")):
+        return None
+    store, key, _ = resolve(uri)
+    read_now = getattr(store, "read_small_now", None)
+    if read_now is None:
+        return None
+    _require_key(uri, key)
+    (data,) = read_now([key], store.config.range_get_threshold, zero_copy=zero_copy)
+    return None if data is None else transfer.as_result(data, zero_copy)
+
+
 async def get_into_async(uri: str, buffer: Any) -> int:
     """Read a whole object straight into ``buffer`` (any writable buffer); returns its size.
 

@@ -38,6 +38,7 @@ from .errors import IntegrityError
 from .stores.base import ObjectChangedError, ReadHandle, Store
 
 __all__ = [
+    "as_result",
     "copy_object",
     "plan_ranges",
     "read_many",
@@ -143,7 +144,8 @@ def _changed(uri: str) -> IntegrityError:
     )
 
 
-def _result(data: Any, zero_copy: bool) -> Data:
+def as_result(data: Any, zero_copy: bool) -> Data:
+    """A store's data as a read returns it: a :class:`BytesView`, or ``bytes``."""
     if zero_copy:
         return as_view(data)
     return data if type(data) is bytes else bytes(data)
@@ -246,14 +248,14 @@ async def read_object(
         if end is not None:
             data = await _read_in_one_request(store, read_head, key, end, expected_size)
             if data is not None:
-                return _result(data, zero_copy)
+                return as_result(data, zero_copy)
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None and (expected_size is None or expected_size <= threshold):
         # local files: open, size, read and close in one pool job when the file is small
         (data,) = await small_batch([key], threshold, zero_copy=zero_copy)
         if data is not None:
             _check_listed(store, key, len(data), expected_size)
-            return _result(data, zero_copy)
+            return as_result(data, zero_copy)
 
     async def body(handle: ReadHandle) -> Data:
         _check_listed(store, key, handle.size, expected_size)
@@ -261,7 +263,7 @@ async def read_object(
             _note_size(store, handle.size)
         size = handle.size
         if size <= threshold and (zero_copy or size <= _FILL_BYTES_ABOVE):
-            return _result(await handle.read_all(), zero_copy)
+            return as_result(await handle.read_all(), zero_copy)
         if zero_copy:
             out = allocate(size)
             await _fill(handle, out)
@@ -304,7 +306,7 @@ async def read_range(
         for attempt in range(2):
             data = await store.get_range(key, start, end)
             if len(data) == size:
-                return _result(data, zero_copy)
+                return as_result(data, zero_copy)
             if attempt:  # one retry: a short body can be a transient proxy or server fault
                 uri = store.uri(key)
                 raise IntegrityError(
@@ -396,7 +398,7 @@ def _batch_job(
                 out.append(data)
                 continue
             _check_listed(store, items[i][1], len(data), expected(i))
-            out.append(_result(data, zero_copy))
+            out.append(as_result(data, zero_copy))
         return out
 
     return several if len(group) > 1 else one

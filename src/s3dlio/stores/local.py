@@ -250,6 +250,12 @@ class LocalStore(Store):
         place; without it, each file is ``bytes``."""
         return await run_io(self._read_several, keys, limit, zero_copy)
 
+    def read_small_now(
+        self, keys: Sequence[str], limit: int, *, zero_copy: bool = False
+    ) -> list[bytes | memoryview | None]:
+        """:meth:`read_small_batch` in the calling thread (the blocking ``get`` of a small file)."""
+        return self._read_several(keys, limit, zero_copy)
+
     def _stat(self, path: str) -> ObjectInfo:
         st = os.stat(path)
         if not os.path.isfile(path):

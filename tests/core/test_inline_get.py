@@ -1,0 +1,65 @@
+"""The blocking get() of a small local file runs in the calling thread, and stays the same call:
+same results, errors, metrics rows and Client binding as the loop's."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import s3dlio
+from s3dlio import metrics
+
+
+@pytest.fixture
+def reads_by_thread() -> list[tuple[int, str, int, int, bool]]:
+    seen: list[tuple[int, str, int, int, bool]] = []
+
+    def sink(backend: str, op: str, objects: int, nbytes: int, seconds: float, error: object) -> None:
+        seen.append((threading.get_ident(), op, objects, nbytes, error is not None))
+
+    metrics.add_sink(sink)
+    yield seen
+    metrics.remove_sink(sink)
+
+
+@pytest.mark.parametrize("scheme", ["file", "direct"])
+def test_small_local_get_runs_in_the_calling_thread(
+    tmp_path: Path, scheme: str, reads_by_thread: list[tuple[int, str, int, int, bool]]
+) -> None:
+    data = os.urandom(5000)
+    (tmp_path / "f").write_bytes(data)
+    uri = f"{scheme}://{tmp_path}/f"
+    assert s3dlio.get(uri) == data and type(s3dlio.get(uri)) is bytes
+    view = s3dlio.get(uri, zero_copy=True)
+    assert isinstance(view, s3dlio.BytesView) and view == data
+    me = threading.get_ident()
+    assert reads_by_thread == [(me, "GET", 1, 5000, False)] * 3
+
+
+def test_missing_file_and_directory_fail_the_same_way(
+    tmp_path: Path, reads_by_thread: list[tuple[int, str, int, int, bool]]
+) -> None:
+    with pytest.raises(s3dlio.NotFoundError, match="nope"):
+        s3dlio.get(f"file://{tmp_path}/nope")
+    assert reads_by_thread == [(threading.get_ident(), "GET", 1, 0, True)]
+    with pytest.raises(s3dlio.InvalidUriError):
+        s3dlio.get(f"file://{tmp_path}/")
+
+
+def test_files_above_the_threshold_are_read_on_the_loop(
+    tmp_path: Path, reads_by_thread: list[tuple[int, str, int, int, bool]]
+) -> None:
+    big = os.urandom(6 * 1024 * 1024)
+    (tmp_path / "big").write_bytes(big)
+    uri = f"file://{tmp_path}/big"
+    client = s3dlio.Client(range_get_threshold=5 * 1024 * 1024, part_size=5 * 1024 * 1024)
+    assert client.get(uri) == big  # above the bound client's threshold: parallel ranges, on the loop
+    assert s3dlio.get(uri) == big  # under the default threshold: in this thread
+    me = threading.get_ident()
+    assert [(thread == me, row) for thread, *row in reads_by_thread] == [
+        (False, ["GET", 1, len(big), False]),
+        (True, ["GET", 1, len(big), False]),
+    ]
