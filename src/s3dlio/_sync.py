@@ -17,19 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import enum
 import functools
 import os
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
 from ._context import carry
 from .errors import ConfigError
 
-__all__ = ["get_loop", "run", "sync_twin"]
+__all__ = ["NOT_INLINE", "NotInline", "get_loop", "run", "sync_twin"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class _NotInline(enum.Enum):
+    NOT_INLINE = "not inline"
+
+
+NOT_INLINE: Final = _NotInline.NOT_INLINE
+"""What an ``inline`` function of :func:`sync_twin` returns for a call it leaves to the loop."""
+NotInline: TypeAlias = Literal[_NotInline.NOT_INLINE]
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -136,19 +146,21 @@ def _loop_for(coro: Coroutine[Any, Any, Any]) -> asyncio.AbstractEventLoop:
 
 
 def sync_twin(
-    async_fn: Callable[P, Coroutine[Any, Any, R]], inline: Callable[P, R | None] | None = None
+    async_fn: Callable[P, Coroutine[Any, Any, R]],
+    inline: Callable[P, R | NotInline] | None = None,
 ) -> Callable[P, R]:
     """Make the blocking twin of ``async_fn`` (named without its ``_async`` suffix).
 
     ``inline``, when given, is tried first in the calling thread: it returns the result of a call
-    it can finish there cheaply (a small local file), or None to run ``async_fn`` on the loop.
+    it can finish there cheaply (a small local file), or :data:`NOT_INLINE` to run ``async_fn``
+    on the loop.
     """
 
     @functools.wraps(async_fn)
     def blocking(*args: P.args, **kwargs: P.kwargs) -> R:
         if inline is not None and threading.current_thread() is not _thread:
             result = inline(*args, **kwargs)
-            if result is not None:
+            if result is not NOT_INLINE:
                 return result
         return run(async_fn(*args, **kwargs))
 

@@ -65,7 +65,7 @@ get_many = sync_twin(ops.get_many_async)
 stat = sync_twin(ops.stat_async)
 exists = sync_twin(ops.exists_async)
 list = sync_twin(ops.list_async)  # noqa: A001  (the guide's name)
-put_bytes = sync_twin(ops.put_bytes_async)
+put_bytes = sync_twin(ops.put_bytes_async, inline=ops.put_bytes_inline)
 if TYPE_CHECKING:
     put = sync_twin(put_async)
 put_many = sync_twin(ops.put_many_async)

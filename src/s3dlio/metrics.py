@@ -2,7 +2,7 @@
 
 :func:`instrument` (called once where stores are opened, ``stores.open_store``) wraps a store's
 request primitives: a read through ``open_read`` from opening to closing its handle,
-``get_range``, ``read_into``, ``read_small_batch`` and ``read_small_now``, ``head``, ``put``,
+``get_range``, ``read_into``, ``read_small_batch`` and ``read_small_now``, ``head``, ``put`` and ``put_now``,
 ``write_small_batch``, the writer's ``close``, every ``list_pages`` page, ``delete``,
 ``delete_many`` and the bucket calls. Each call is counted once per operation and backend:
 requests, objects, bytes, errors, retries and a latency histogram. A primitive called from
@@ -291,6 +291,27 @@ def _metered_call(store: Store, method: Callable[..., Any], measure: _Measure) -
     return call
 
 
+def _metered_call_now(store: Store, method: Callable[..., Any], measure: _Measure) -> Callable[..., Any]:
+    """:func:`_metered_call` for a store method that runs in the calling thread."""
+    op, key_of, objects_of, bytes_of = measure
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        oplog.log_for(store.config.op_log)
+        start = time.time_ns()
+        try:
+            result = method(*args, **kwargs)
+        except BaseException as exc:
+            _record(store, op, key_of(args), objects_of(args), 0, start, time.time_ns(), exc)
+            raise
+        _record(
+            store, op, key_of(args), objects_of(args), bytes_of(args, result), start, time.time_ns(), None
+        )
+        return result
+
+    return call
+
+
 def _metered_pages(store: Store, method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def pages(prefix: str = "", *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -484,6 +505,9 @@ def instrument(store: Store) -> Store:
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None:
         setattr(store, "read_small_batch", _metered_small_batch(store, small_batch))  # noqa: B010
+    put_now = getattr(store, "put_now", None)
+    if put_now is not None:
+        setattr(store, "put_now", _metered_call_now(store, put_now, _CALLS["put"]))  # noqa: B010
     small_now = getattr(store, "read_small_now", None)
     if small_now is not None:
         setattr(store, "read_small_now", _metered_small_now(store, small_now))  # noqa: B010

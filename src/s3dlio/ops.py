@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from . import transfer
 from ._buffers import BytesView, as_view, writable_view
+from ._sync import NOT_INLINE, NotInline
 from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
 from .results import ListEntry, ObjectStat, entries_of
 from .stores import AsyncObjectWriter, LocalStore, Store, open_store
@@ -127,22 +128,41 @@ async def get_async(uri: str, *, zero_copy: bool = False) -> bytes | BytesView:
     return await transfer.read_object(store, key, zero_copy=zero_copy)
 
 
-def get_inline(uri: object, *, zero_copy: bool = False) -> bytes | BytesView | None:
-    """The blocking ``get`` of a small local file, read in the calling thread; None when the
-    object is not one (then the call runs on the background loop as usual).
+def _local_store(uri: object, method: str) -> tuple[Store, str] | None:
+    """The store and key of a local URI whose store has the blocking ``method``, else None."""
+    if not isinstance(uri, str) or not uri.startswith(("file://", "direct://")):
+        return None
+    store, key, _ = resolve(uri)
+    if getattr(store, method, None) is None:
+        return None
+    _require_key(uri, key)
+    return store, key
+
+
+def get_inline(uri: object, *, zero_copy: bool = False) -> bytes | BytesView | NotInline:
+    """The blocking ``get`` of a small local file, read in the calling thread; ``NOT_INLINE``
+    otherwise (then the call runs on the background loop as usual).
 
     Handing a blocking call to the loop and a local read to a pool thread costs four thread
     switches, more than reading a small file (docs/performance.md, ``bench_calls.py``).
     """
-    if not isinstance(uri, str) or not uri.startswith(("file://", "direct://")):
-        return None
-    store, key, _ = resolve(uri)
-    read_now = getattr(store, "read_small_now", None)
-    if read_now is None:
-        return None
-    _require_key(uri, key)
-    (data,) = read_now([key], store.config.range_get_threshold, zero_copy=zero_copy)
-    return None if data is None else transfer.as_result(data, zero_copy)
+    local = _local_store(uri, "read_small_now")
+    if local is None:
+        return NOT_INLINE
+    store, key = local
+    (data,) = store.read_small_now([key], store.config.range_get_threshold, zero_copy=zero_copy)  # type: ignore[attr-defined]
+    return NOT_INLINE if data is None else transfer.as_result(data, zero_copy)
+
+
+def put_bytes_inline(uri: object, data: Any) -> NotInline | None:
+    """The blocking ``put_bytes`` of a local file, written in the calling thread; ``NOT_INLINE``
+    for other schemes (see :func:`get_inline`)."""
+    local = _local_store(uri, "put_now")
+    if local is None:
+        return NOT_INLINE
+    store, key = local
+    store.put_now(key, as_buffer(data, str(uri)))  # type: ignore[attr-defined]
+    return None
 
 
 async def get_into_async(uri: str, buffer: Any) -> int:

@@ -1,5 +1,5 @@
-"""The blocking get() of a small local file runs in the calling thread, and stays the same call:
-same results, errors, metrics rows and Client binding as the loop's."""
+"""The blocking get() and put_bytes() of a small local file run in the calling thread, and stay
+the same calls: same results, errors, metrics rows and Client binding as the loop's."""
 
 from __future__ import annotations
 
@@ -63,3 +63,17 @@ def test_files_above_the_threshold_are_read_on_the_loop(
         (False, ["GET", 1, len(big), False]),
         (True, ["GET", 1, len(big), False]),
     ]
+
+
+@pytest.mark.parametrize("scheme", ["file", "direct"])
+def test_local_put_bytes_runs_in_the_calling_thread(
+    tmp_path: Path, scheme: str, reads_by_thread: list[tuple[int, str, int, int, bool]]
+) -> None:
+    data = os.urandom(5000)
+    assert s3dlio.put_bytes(f"{scheme}://{tmp_path}/sub/f", data) is None
+    assert (tmp_path / "sub" / "f").read_bytes() == data
+    assert not [p for p in (tmp_path / "sub").iterdir() if p.name != "f"]  # no temporary left
+    with pytest.raises(s3dlio.S3dlioError, match="f/g"):
+        s3dlio.put_bytes(f"{scheme}://{tmp_path}/sub/f/g", b"x")  # a file where a directory must be
+    me = threading.get_ident()
+    assert reads_by_thread == [(me, "PUT", 1, 5000, False), (me, "PUT", 1, 0, True)]

@@ -330,6 +330,13 @@ class LocalStore(Store):
     async def put(self, key: str, data: memoryview) -> None:
         await self._io("put", key, self._put_file, self.path(key), data)
 
+    def put_now(self, key: str, data: memoryview) -> None:
+        """:meth:`put` in the calling thread (the blocking ``put_bytes`` of a local file)."""
+        try:
+            self._put_file(self.path(key), data)
+        except OSError as exc:
+            raise translate_os_error(exc, self.uri(key), "put") from exc
+
     def _put_several(self, keys: Sequence[str], datas: Sequence[memoryview]) -> None:
         tag = secrets.token_hex(6)  # one random tag per job, not a uuid per file
         made_dirs: set[str] = set()
