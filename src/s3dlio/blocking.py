@@ -62,8 +62,8 @@ else:
     get_range = sync_twin(ops.get_range_async)
 get_into = sync_twin(ops.get_into_async)
 get_many = sync_twin(ops.get_many_async)
-stat = sync_twin(ops.stat_async)
-exists = sync_twin(ops.exists_async)
+stat = sync_twin(ops.stat_async, inline=ops.stat_inline)
+exists = sync_twin(ops.exists_async, inline=ops.exists_inline)
 list = sync_twin(ops.list_async)  # noqa: A001  (the guide's name)
 put_bytes = sync_twin(ops.put_bytes_async, inline=ops.put_bytes_inline)
 if TYPE_CHECKING:

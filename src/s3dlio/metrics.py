@@ -2,12 +2,12 @@
 
 :func:`instrument` (called once where stores are opened, ``stores.open_store``) wraps a store's
 request primitives: a read through ``open_read`` from opening to closing its handle,
-``get_range``, ``read_into``, ``read_small_batch`` and ``read_small_now``, ``head``, ``put`` and ``put_now``,
-``write_small_batch``, the writer's ``close``, every ``list_pages`` page, ``delete``,
-``delete_many`` and the bucket calls. Each call is counted once per operation and backend:
-requests, objects, bytes, errors, retries and a latency histogram. A primitive called from
-inside another one (the ranges a read handle fetches with ``read_into``) is part of the outer
-call and is not counted again.
+``get_range``, ``read_into``, ``read_small_batch``, ``head``, ``put``, ``write_small_batch``, the
+writer's ``close``, every ``list_pages`` page, ``delete``, ``delete_many`` and the bucket calls,
+and the local stores' blocking ``read_small_now``, ``head_now`` and ``put_now``. Each call is
+counted once per operation and backend: requests, objects, bytes, errors, retries and a latency
+histogram. A primitive called from inside another one (the ranges a read handle fetches with
+``read_into``) is part of the outer call and is not counted again.
 
 Consumers:
 
@@ -505,9 +505,10 @@ def instrument(store: Store) -> Store:
     small_batch = getattr(store, "read_small_batch", None)
     if small_batch is not None:
         setattr(store, "read_small_batch", _metered_small_batch(store, small_batch))  # noqa: B010
-    put_now = getattr(store, "put_now", None)
-    if put_now is not None:
-        setattr(store, "put_now", _metered_call_now(store, put_now, _CALLS["put"]))  # noqa: B010
+    for name, measured_as in (("put_now", "put"), ("head_now", "head")):
+        method = getattr(store, name, None)
+        if method is not None:
+            setattr(store, name, _metered_call_now(store, method, _CALLS[measured_as]))
     small_now = getattr(store, "read_small_now", None)
     if small_now is not None:
         setattr(store, "read_small_now", _metered_small_now(store, small_now))  # noqa: B010

@@ -22,6 +22,7 @@ from ._sync import NOT_INLINE, NotInline
 from .errors import BucketNotFoundError, InvalidUriError, NotFoundError
 from .results import ListEntry, ObjectStat, entries_of
 from .stores import AsyncObjectWriter, LocalStore, Store, open_store
+from .stores.base import ObjectInfo
 from .stores.local import TEMP_MARKER
 from .uri import ParsedUri, parse_uri
 
@@ -128,15 +129,15 @@ async def get_async(uri: str, *, zero_copy: bool = False) -> bytes | BytesView:
     return await transfer.read_object(store, key, zero_copy=zero_copy)
 
 
-def _local_store(uri: object, method: str) -> tuple[Store, str] | None:
-    """The store and key of a local URI whose store has the blocking ``method``, else None."""
+def _local_store(uri: object, method: str) -> tuple[Store, str, ParsedUri] | None:
+    """:func:`resolve` for a local URI whose store has the blocking ``method``, else None."""
     if not isinstance(uri, str) or not uri.startswith(("file://", "direct://")):
         return None
-    store, key, _ = resolve(uri)
+    store, key, parsed = resolve(uri)
     if getattr(store, method, None) is None:
         return None
     _require_key(uri, key)
-    return store, key
+    return store, key, parsed
 
 
 def get_inline(uri: object, *, zero_copy: bool = False) -> bytes | BytesView | NotInline:
@@ -149,7 +150,7 @@ def get_inline(uri: object, *, zero_copy: bool = False) -> bytes | BytesView | N
     local = _local_store(uri, "read_small_now")
     if local is None:
         return NOT_INLINE
-    store, key = local
+    store, key, _ = local
     (data,) = store.read_small_now([key], store.config.range_get_threshold, zero_copy=zero_copy)  # type: ignore[attr-defined]
     return NOT_INLINE if data is None else transfer.as_result(data, zero_copy)
 
@@ -160,7 +161,7 @@ def put_bytes_inline(uri: object, data: Any) -> NotInline | None:
     local = _local_store(uri, "put_now")
     if local is None:
         return NOT_INLINE
-    store, key = local
+    store, key, _ = local
     store.put_now(key, as_buffer(data, str(uri)))  # type: ignore[attr-defined]
     return None
 
@@ -246,10 +247,13 @@ async def stat_async(uri: str) -> ObjectStat:
     """
     store, key, parsed = resolve(uri)
     _require_key(uri, key)
-    info = await store.head(key)
+    return _object_stat(await store.head(key), parsed)
+
+
+def _object_stat(info: ObjectInfo, parsed: ParsedUri) -> ObjectStat:
     content_type = info.content_type
     if content_type is None and parsed.is_local:
-        content_type = mimetypes.guess_type(key)[0]
+        content_type = mimetypes.guess_type(info.key)[0]
     return ObjectStat(
         key=info.key,
         uri=parsed.root + info.key,
@@ -260,6 +264,15 @@ async def stat_async(uri: str) -> ObjectStat:
     )
 
 
+def stat_inline(uri: object) -> ObjectStat | NotInline:
+    """The blocking ``stat`` of a local file, in the calling thread (see :func:`get_inline`)."""
+    local = _local_store(uri, "head_now")
+    if local is None:
+        return NOT_INLINE
+    store, key, parsed = local
+    return _object_stat(store.head_now(key), parsed)  # type: ignore[attr-defined]
+
+
 async def exists_async(uri: str) -> bool:
     """True if the object exists; False only when it is missing (other errors raise)."""
     store, key, _ = resolve(uri)
@@ -268,6 +281,19 @@ async def exists_async(uri: str) -> bool:
         await store.head(key)
     except BucketNotFoundError:
         raise
+    except NotFoundError:
+        return False
+    return True
+
+
+def exists_inline(uri: object) -> bool | NotInline:
+    """The blocking ``exists`` of a local file, in the calling thread (see :func:`get_inline`)."""
+    local = _local_store(uri, "head_now")
+    if local is None:
+        return NOT_INLINE
+    store, key, _ = local
+    try:
+        store.head_now(key)  # type: ignore[attr-defined]
     except NotFoundError:
         return False
     return True

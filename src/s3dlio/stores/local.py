@@ -258,12 +258,19 @@ class LocalStore(Store):
 
     def _stat(self, path: str) -> ObjectInfo:
         st = os.stat(path)
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", path)
         return _file_info(path.lstrip("/"), st)
 
     async def head(self, key: str) -> ObjectInfo:
         return await self._io("stat", key, self._stat, self.path(key))
+
+    def head_now(self, key: str) -> ObjectInfo:
+        """:meth:`head` in the calling thread (the blocking ``stat`` and ``exists``)."""
+        try:
+            return self._stat(self.path(key))
+        except OSError as exc:
+            raise translate_os_error(exc, self.uri(key), "stat") from exc
 
     # --- writes -----------------------------------------------------------------------------
     def _write_file(self, fd: int, data: memoryview) -> None:
