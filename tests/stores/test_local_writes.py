@@ -44,3 +44,13 @@ def test_a_failing_file_of_a_batch_names_its_uri(tmp_path: Path) -> None:
     items = [(f"file://{tmp_path}/ok{i}", b"x") for i in range(5)] + [(f"file://{tmp_path}/blocker/f", b"y")]
     with pytest.raises(s3dlio.S3dlioError, match="blocker/f"):
         s3dlio.put_many(items)
+
+
+def test_put_many_across_local_stores_keeps_every_item(tmp_path: Path) -> None:
+    """Batches hold items of one store; alternating schemes still write each item where it says."""
+    items = [
+        (f"{'file' if i % 3 else 'direct'}://{tmp_path}/{i % 3}/f{i}", os.urandom(100 + i)) for i in range(50)
+    ]
+    s3dlio.put_many(items, max_in_flight=3)
+    for uri, data in items:
+        assert Path(uri.split("://", 1)[1]).read_bytes() == data
